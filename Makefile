@@ -1,0 +1,67 @@
+# QSM Harness — the two commands a new user runs: `make demo` and `make test`.
+# Both set themselves up: system packages (apt, when running as root), a .venv, the firmware.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RESULTS := results
+# Parallel workers for the suite (pytest-xdist); `make test JOBS=0` runs in one process.
+JOBS ?= 2
+
+.PHONY: demo test sysdeps venv firmware lint bench clean distclean
+
+demo: sysdeps venv firmware
+	@mkdir -p $(RESULTS)
+	$(BIN)/pytest tests/acceptance -n $(JOBS) --summary -p no:cacheprovider \
+	    --junitxml=$(RESULTS)/junit-demo.xml
+
+test: sysdeps venv firmware
+	@mkdir -p $(RESULTS)
+	$(BIN)/pytest tests -n $(JOBS) --summary -p no:cacheprovider \
+	    --junitxml=$(RESULTS)/junit.xml
+
+# System packages: installed with apt when missing and running as root; otherwise the exact
+# command is printed and make stops.
+sysdeps:
+	@missing=""; \
+	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
+	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi"; \
+	dpkg -s libnewlib-arm-none-eabi >/dev/null 2>&1 || missing="$$missing libnewlib-arm-none-eabi"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,lint]'
+	@touch $@
+
+firmware: sysdeps
+	$(MAKE) -C firmware
+
+lint: venv
+	$(BIN)/ruff check harness tests benchmarks conftest.py
+
+bench: sysdeps venv firmware
+	$(BIN)/python benchmarks/boot_cycle.py
+
+clean:
+	$(MAKE) -C firmware clean
+	rm -rf $(RESULTS) .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

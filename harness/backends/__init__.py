@@ -1,0 +1,1 @@
+"""World backends: what stands for the chip (QEMU today; pyOCD and cocotb plug in the same way)."""

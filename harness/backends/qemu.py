@@ -1,0 +1,184 @@
+"""The qemu world: the Dut protocols on a QEMU process, through its gdbstub and QMP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Target
+from ..console import Console
+from ..dut import Dut
+from ..errors import DutLost, FirmwareError
+from ..firmware import FirmwareImage
+from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory
+from . import qemu_process
+from .qmp import QmpClient
+from .rsp import RspClient, RspConnection, StopReply
+
+
+class RspMemory(Memory):
+    def __init__(self, rsp: RspClient) -> None:
+        self.rsp = rsp
+
+    def read(self, address: int, length: int) -> bytes:
+        return self.rsp.read_memory(address, length)
+
+    def write(self, address: int, data: bytes) -> None:
+        self.rsp.write_memory(address, bytes(data))
+
+
+class QemuExecution(Execution):
+    """Run control through the gdbstub; reset through QMP (leaves the core at the reset vector)."""
+
+    def __init__(self, rsp: RspClient, qmp: QmpClient) -> None:
+        self.rsp = rsp
+        self.qmp = qmp
+
+    def _halt_info(self, stop: StopReply) -> Halt:
+        return Halt(stop.reason, self.rsp.read_register("pc"))
+
+    def halt(self) -> Halt:
+        return self._halt_info(self.rsp.halt())
+
+    def resume(self) -> None:
+        self.rsp.cont()
+
+    def step(self) -> Halt:
+        return self._halt_info(self.rsp.step())
+
+    def reset(self, halt: bool = False) -> None:
+        with self.rsp.lock:
+            self.rsp.halt()
+            self.qmp.execute("system_reset")
+            # The reset leaves the VM stopped; a stop reply may or may not follow: take it.
+            self.rsp.conn.drain()
+            self.rsp.running = False
+            if not halt:
+                self.rsp.cont()
+
+    @property
+    def is_halted(self) -> bool:
+        with self.rsp.lock:
+            if self.rsp.running and (pkt := self.rsp.conn.poll_packet()) is not None:
+                self.rsp._stopped(pkt)
+            return not self.rsp.running
+
+    def read_register(self, name: str) -> int:
+        return self.rsp.read_register(name)
+
+    def write_register(self, name: str, value: int) -> None:
+        self.rsp.write_register(name, value)
+
+    def registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        with self.rsp.paused():  # one halt for the whole set, not one per register
+            return {n: self.rsp.read_register(n) for n in names}
+
+    def set_breakpoint(self, address: int) -> None:
+        self.rsp.set_breakpoint(address & ~1)
+
+    def clear_breakpoint(self, address: int) -> None:
+        self.rsp.clear_breakpoint(address & ~1)
+
+    def wait_halt(self, timeout: float) -> Halt | None:
+        stop = self.rsp.wait_stop(timeout)
+        return None if stop is None else self._halt_info(stop)
+
+
+class RspLoader(Loader):
+    """Writes the image's load segments through the debugger, then resets (lm3s keeps them)."""
+
+    def __init__(self, memory: Memory, execution: Execution) -> None:
+        self.memory = memory
+        self.execution = execution
+
+    def load(self, image: FirmwareImage) -> None:
+        self.execution.halt()
+        for seg in image.segments:
+            self.memory.write(seg.address, seg.data)
+        if problems := self.verify(image):
+            raise FirmwareError(f"{image.path.name}: verify after load failed: "
+                                + "; ".join(problems))
+        self.execution.reset(halt=True)
+
+    def verify(self, image: FirmwareImage) -> list[str]:
+        out = []
+        for seg in image.segments:
+            got = self.memory.read(seg.address, len(seg.data))
+            if got != seg.data:
+                first = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=True))
+                             if a != b)
+                out.append(f"segment 0x{seg.address:08x}+{len(seg.data)} differs from "
+                           f"0x{seg.address + first:08x}")
+        return out
+
+
+class QemuBackend:
+    """Owns one QEMU process and the clients talking to it."""
+
+    world = "qemu"
+
+    def __init__(self, target: Target, image: FirmwareImage, name: str,
+                 log_dir: Path | None, timeout_factor: float) -> None:
+        self.target = target
+        self.name = name
+        self.process = qemu_process.start(target, image.path, name,
+                                          timeout=10.0 * timeout_factor)
+        try:
+            self.qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
+                                 name=f"{name} qmp")
+            self.rsp = RspClient(RspConnection(self.process.gdb, 5.0 * timeout_factor,
+                                               name=f"{name} gdbstub"))
+            self.rsp.handshake()
+            self.consoles = {
+                cname: Console(sock, f"{name}/{cname}",
+                               log_dir / f"{name}.{cname}.log" if log_dir else None,
+                               timeout_factor)
+                for cname, sock in self.process.consoles.items()
+            }
+        except BaseException:
+            self.process.close()
+            raise
+        self.memory = RspMemory(self.rsp)
+        self.execution = QemuExecution(self.rsp, self.qmp)
+        self.loader = RspLoader(self.memory, self.execution)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.alive
+
+    def diagnosis(self) -> str:
+        return self.process.diagnosis()
+
+    def power_on(self) -> None:
+        """Let the halted (``-S``) chip run from its reset vector."""
+        if not self.alive:
+            raise DutLost(f"{self.name}: {self.diagnosis()}")
+        self.rsp.cont()
+
+    def close(self) -> int | None:
+        for c in self.consoles.values():
+            c.close()
+        self.rsp.close()
+
+        def quit_() -> None:
+            self.qmp.sock.settimeout(0.5)
+            self.qmp.sock.sendall(b'{"execute":"quit"}\n')
+
+        code = self.process.close(qmp_quit=quit_)
+        self.qmp.close()
+        return code
+
+
+def open_dut(target: Target, image: FirmwareImage, name: str | None = None,
+             log_dir: Path | None = None, timeout_factor: float = 1.0) -> Dut:
+    """Start QEMU with ``image`` and return a booted :class:`Dut` (closed on any failure)."""
+    factor = timeout_factor * (target.qemu.timeout_factor if target.qemu else 1.0)
+    backend = QemuBackend(target, image, name or target.name, log_dir, factor)
+    dut = Dut(target=target, image=image, world="qemu", backend=backend,
+              memory=backend.memory, execution=backend.execution, loader=backend.loader,
+              consoles=backend.consoles, timeout_factor=factor, name=backend.name)
+    try:
+        dut.boot()
+    except BaseException:
+        dut.close()
+        raise
+    return dut

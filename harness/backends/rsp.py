@@ -1,0 +1,440 @@
+"""GDB remote serial protocol client (the subset QEMU's gdbstub speaks).
+
+Two layers: :class:`RspConnection` frames packets (``$data#cs``, acks, escapes, run-length
+decoding) over any connected stream socket; :class:`RspClient` speaks the commands (memory,
+registers, run control, breakpoints, monitor) and tracks whether the target runs.
+
+QEMU specifics honoured here (see DESIGN.md): register packets answer empty until
+``target.xml`` was read; no ``X``/``R``/``QStartNoAckMode``; any packet sent while the target
+runs only stops it and is dropped — so every access on a running target is halt → access →
+continue; ``m`` is capped at 2048 bytes and ``M`` by a 4095-byte line buffer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..errors import DutLost, ProtocolError
+
+READ_CHUNK = 2048
+WRITE_CHUNK = 2000
+_ESCAPE_SET = frozenset(b"#$}*")
+
+
+def checksum(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+def escape(data: bytes) -> bytes:
+    """Escape binary payload bytes that would break framing (``# $ } *``)."""
+    if not any(b in _ESCAPE_SET for b in data):
+        return data
+    out = bytearray()
+    for b in data:
+        if b in _ESCAPE_SET:
+            out += bytes((0x7D, b ^ 0x20))
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def frame(data: bytes) -> bytes:
+    return b"$" + data + b"#" + b"%02x" % checksum(data)
+
+
+def decode(data: bytes) -> bytes:
+    """Undo escapes (``}x`` → ``x^0x20``) and run-length encoding (``c*n``)."""
+    if b"}" not in data and b"*" not in data:
+        return data
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b == 0x7D and i + 1 < n:
+            out.append(data[i + 1] ^ 0x20)
+            i += 2
+        elif b == 0x2A and i + 1 < n and out:
+            out += bytes((out[-1],)) * (data[i + 1] - 29)
+            i += 2
+        else:
+            out.append(b)
+            i += 1
+    return bytes(out)
+
+
+class RspConnection:
+    """Packet framing over a connected socket. Not thread-safe; :class:`RspClient` locks."""
+
+    def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "gdbstub") -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.name = name
+        self._buf = bytearray()
+        self._packets: deque[bytes] = deque()
+        self._acks = 0
+        self._nacks = 0
+        sock.settimeout(None)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    # -- reading -----------------------------------------------------------------------------
+    def _fill(self, deadline: float | None) -> bool:
+        """Read what is available (waiting until ``deadline``); False on timeout."""
+        if deadline is None:
+            self.sock.setblocking(False)
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError:
+                return False
+            finally:
+                self.sock.setblocking(True)
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                return False
+        if not chunk:
+            raise DutLost(f"{self.name}: connection closed by the peer")
+        self._buf += chunk
+        self._parse()
+        return True
+
+    def _parse(self) -> None:
+        buf = self._buf
+        while buf:
+            c = buf[0]
+            if c == 0x2B:  # '+'
+                self._acks += 1
+                del buf[0]
+            elif c == 0x2D:  # '-'
+                self._nacks += 1
+                del buf[0]
+            elif c == 0x24:  # '$'
+                end = buf.find(b"#")
+                if end < 0 or len(buf) < end + 3:
+                    return
+                body = bytes(buf[1:end])
+                try:
+                    ok = int(buf[end + 1:end + 3], 16) == checksum(body)
+                except ValueError:
+                    ok = False
+                del buf[:end + 3]
+                self.sock.sendall(b"+" if ok else b"-")
+                if ok:
+                    self._packets.append(decode(body))
+            else:  # noise between packets (e.g. stray bytes after a reconnect)
+                del buf[0]
+
+    def recv_packet(self, timeout: float | None = None) -> bytes:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self._packets:
+            if not self._fill(deadline):
+                raise ProtocolError(f"{self.name}: no reply within "
+                                    f"{self.timeout if timeout is None else timeout:.1f} s")
+        return self._packets.popleft()
+
+    def poll_packet(self) -> bytes | None:
+        """A packet that has already arrived, without waiting."""
+        with contextlib.suppress(BlockingIOError):
+            while self._fill(None):
+                pass
+        return self._packets.popleft() if self._packets else None
+
+    # -- writing -----------------------------------------------------------------------------
+    def send_packet(self, data: bytes) -> None:
+        raw = frame(data)
+        for _attempt in range(3):
+            self._acks = self._nacks = 0
+            try:
+                self.sock.sendall(raw)
+            except OSError as exc:
+                raise DutLost(f"{self.name}: send failed: {exc}") from None
+            deadline = time.monotonic() + self.timeout
+            while not self._acks and not self._nacks:
+                if not self._fill(deadline):
+                    raise ProtocolError(f"{self.name}: packet {data[:40]!r} not acknowledged")
+            if self._acks:
+                self._acks -= 1
+                return
+        raise ProtocolError(f"{self.name}: packet {data[:40]!r} rejected 3 times (bad checksum)")
+
+    def transact(self, data: bytes, timeout: float | None = None) -> bytes:
+        self.send_packet(data)
+        return self.recv_packet(timeout)
+
+    def send_interrupt(self) -> None:
+        try:
+            self.sock.sendall(b"\x03")
+        except OSError as exc:
+            raise DutLost(f"{self.name}: send failed: {exc}") from None
+
+    def drain(self) -> list[bytes]:
+        """Every packet already waiting (e.g. an unsolicited stop reply after connecting)."""
+        out = []
+        while (p := self.poll_packet()) is not None:
+            out.append(p)
+        return out
+
+
+@dataclass(frozen=True)
+class StopReply:
+    """Why the target stopped: ``signal`` 5 = trap (breakpoint/step), 2 = interrupted."""
+
+    kind: str  # "T"/"S" stopped, "W" exited, "X" killed
+    signal: int
+    info: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, packet: bytes) -> StopReply:
+        text = packet.decode("ascii", "replace")
+        if not text or text[0] not in "TSWX" or len(text) < 3:
+            raise ProtocolError(f"gdbstub: expected a stop reply, got {text!r}")
+        info = {}
+        for item in text[3:].split(";"):
+            if ":" in item:
+                k, v = item.split(":", 1)
+                info[k] = v
+        return cls(text[0], int(text[1:3], 16), info)
+
+    @property
+    def reason(self) -> str:
+        if self.kind in "WX":
+            return "exited"
+        if "watch" in self.info or "rwatch" in self.info or "awatch" in self.info:
+            return "watchpoint"
+        return {5: "trap", 2: "interrupt"}.get(self.signal, f"signal {self.signal}")
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    regnum: int
+    bitsize: int
+
+
+_TAG_RE = re.compile(r"<\s*((?:\w+:)?include|reg)\b([^>]*)>")
+_ATTR_RE = re.compile(r'([\w:-]+)\s*=\s*"([^"]*)"')
+
+
+def parse_target_xml(documents: dict[str, str], root: str = "target.xml") -> list[Register]:
+    """Registers from a target description and the files it includes, numbered as GDB does.
+
+    Scanned, not parsed as XML: QEMU's target.xml uses the ``xi:`` prefix without declaring it.
+    """
+    regs: list[Register] = []
+    nxt = 0
+
+    def walk(name: str) -> None:
+        nonlocal nxt
+        if name not in documents:
+            raise ProtocolError(f"gdbstub: target description includes unknown {name!r}")
+        for tag, attrs in _TAG_RE.findall(documents[name]):
+            a = dict(_ATTR_RE.findall(attrs))
+            if tag.endswith("include"):
+                walk(a["href"])
+            else:
+                num = int(a.get("regnum", nxt))
+                regs.append(Register(a["name"].lower(), num, int(a["bitsize"])))
+                nxt = num + 1
+
+    walk(root)
+    return regs
+
+
+class RspClient:
+    """GDB remote client: memory, registers, run control, breakpoints. Thread-safe."""
+
+    def __init__(self, conn: RspConnection) -> None:
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.running = False
+        self.registers: dict[str, Register] = {}
+        self.last_stop: StopReply | None = None
+
+    @classmethod
+    def connect_unix(cls, path: str, timeout: float = 5.0) -> RspClient:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        client = cls(RspConnection(s, timeout))
+        client.handshake()
+        return client
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def handshake(self) -> None:
+        with self.lock:
+            self.conn.drain()
+            self.conn.transact(b"qSupported:xmlRegisters=arm")
+            docs: dict[str, str] = {}
+            pending = ["target.xml"]
+            while pending:
+                name = pending.pop()
+                docs[name] = self._read_xfer(name)
+                pending += [h for h in re.findall(r'href="([^"]+)"', docs[name])
+                            if h not in docs]
+            self.registers = {r.name: r for r in parse_target_xml(docs)}
+            stop = self.conn.transact(b"?")
+            self.last_stop = StopReply.parse(stop)
+            self.running = False
+
+    def _read_xfer(self, annex: str) -> str:
+        out, offset = [], 0
+        while True:
+            reply = self.conn.transact(b"qXfer:features:read:%s:%x,%x" % (annex.encode(), offset,
+                                                                         0xF00))
+            if not reply or reply[:1] not in (b"m", b"l"):
+                raise ProtocolError(f"gdbstub: cannot read {annex}: {reply!r}")
+            out.append(reply[1:])
+            offset += len(reply) - 1
+            if reply[:1] == b"l":
+                return b"".join(out).decode()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _ok(self, reply: bytes, what: str) -> None:
+        if reply != b"OK":
+            raise ProtocolError(f"gdbstub: {what} failed: {reply.decode(errors='replace')!r}")
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Halt a running target for the body, then let it run again."""
+        with self.lock:
+            was_running = self.running
+            if was_running:
+                self.halt()
+            try:
+                yield
+            finally:
+                if was_running:
+                    self.cont()
+
+    # -- memory ------------------------------------------------------------------------------
+    def read_memory(self, address: int, length: int) -> bytes:
+        with self.paused():
+            out = bytearray()
+            while length > 0:
+                n = min(length, READ_CHUNK)
+                reply = self.conn.transact(b"m%x,%x" % (address, n))
+                if reply[:1] == b"E" and len(reply) == 3:
+                    raise ProtocolError(f"gdbstub: cannot read {n} bytes at 0x{address:08x} "
+                                        f"({reply.decode()})")
+                data = bytes.fromhex(reply.decode())
+                if not data:
+                    raise ProtocolError(f"gdbstub: empty read at 0x{address:08x}")
+                out += data
+                address += len(data)
+                length -= len(data)
+            return bytes(out)
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        with self.paused():
+            view = memoryview(data)
+            while view:
+                chunk = view[:WRITE_CHUNK]
+                reply = self.conn.transact(b"M%x,%x:%s" % (address, len(chunk),
+                                                           chunk.hex().encode()))
+                self._ok(reply, f"write of {len(chunk)} bytes at 0x{address:08x}")
+                address += len(chunk)
+                view = view[len(chunk):]
+
+    # -- registers ---------------------------------------------------------------------------
+    def _reg(self, name: str) -> Register:
+        try:
+            return self.registers[name.lower()]
+        except KeyError:
+            raise KeyError(f"no register {name!r}; this target has "
+                           f"{', '.join(self.registers)}") from None
+
+    def read_register(self, name: str) -> int:
+        reg = self._reg(name)
+        with self.paused():
+            reply = self.conn.transact(b"p%x" % reg.regnum)
+            if not reply or reply[:1] == b"E":
+                raise ProtocolError(f"gdbstub: cannot read register {name}: {reply!r}")
+            return int.from_bytes(bytes.fromhex(reply.decode()), "little")
+
+    def write_register(self, name: str, value: int) -> None:
+        reg = self._reg(name)
+        raw = (value & ((1 << reg.bitsize) - 1)).to_bytes(reg.bitsize // 8, "little")
+        with self.paused():
+            self._ok(self.conn.transact(b"P%x=%s" % (reg.regnum, raw.hex().encode())),
+                     f"write of register {name}")
+
+    # -- run control -------------------------------------------------------------------------
+    def cont(self) -> None:
+        with self.lock:
+            if not self.running:
+                self.conn.send_packet(b"c")
+                self.running = True
+
+    def halt(self, timeout: float | None = None) -> StopReply:
+        with self.lock:
+            if not self.running:
+                return self.last_stop or StopReply("T", 2)
+            pending = self.conn.poll_packet()
+            if pending is None:
+                self.conn.send_interrupt()
+                pending = self.conn.recv_packet(timeout)
+            return self._stopped(pending)
+
+    def step(self) -> StopReply:
+        with self.lock:
+            if self.running:
+                self.halt()
+            self.conn.send_packet(b"s")
+            return self._stopped(self.conn.recv_packet())
+
+    def wait_stop(self, timeout: float) -> StopReply | None:
+        """Wait for a running target to stop by itself (breakpoint); None on timeout."""
+        with self.lock:
+            if not self.running:
+                return self.last_stop
+            try:
+                return self._stopped(self.conn.recv_packet(timeout))
+            except ProtocolError:
+                return None
+
+    def _stopped(self, packet: bytes) -> StopReply:
+        self.last_stop = StopReply.parse(packet)
+        self.running = False
+        return self.last_stop
+
+    def set_breakpoint(self, address: int, hardware: bool = True) -> None:
+        with self.paused():
+            kind = b"1" if hardware else b"0"
+            self._ok(self.conn.transact(b"Z%s,%x,2" % (kind, address)),
+                     f"breakpoint at 0x{address:08x}")
+
+    def clear_breakpoint(self, address: int, hardware: bool = True) -> None:
+        with self.paused():
+            kind = b"1" if hardware else b"0"
+            self._ok(self.conn.transact(b"z%s,%x,2" % (kind, address)),
+                     f"breakpoint removal at 0x{address:08x}")
+
+    def monitor(self, command: str) -> str:
+        """``monitor <command>`` (qRcmd); returns the text the stub printed."""
+        with self.paused():
+            self.conn.send_packet(b"qRcmd," + command.encode().hex().encode())
+            text = []
+            while True:
+                reply = self.conn.recv_packet()
+                if reply[:1] == b"O" and reply != b"OK":
+                    text.append(bytes.fromhex(reply[1:].decode()).decode(errors="replace"))
+                    continue
+                if reply[:1] == b"E":
+                    raise ProtocolError(f"gdbstub: monitor {command!r} failed: {reply!r}")
+                return "".join(text)

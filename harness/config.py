@@ -1,0 +1,158 @@
+"""Typed target descriptions (``targets/<name>.yaml``).
+
+Every model forbids unknown fields, so a typo is an error that names the file and the field
+instead of a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError, UnknownTarget
+
+CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7",
+        "cortex-m33")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MemoryRegion(_Model):
+    name: str
+    kind: Literal["flash", "ram", "rom", "device"]
+    start: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    size: Annotated[int, Field(gt=0)]
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def contains(self, address: int, length: int = 1) -> bool:
+        return self.start <= address and address + length <= self.end
+
+
+class FirmwareSpec(_Model):
+    build: list[str] = Field(min_length=1, description="command that builds the ELF")
+    elf: Path = Field(description="where the ELF lands, relative to the project root")
+    sources: list[Path] = Field(default_factory=list, description="inputs; newer → rebuild")
+    version_symbol: str = "fw_version"
+
+
+class ConsoleSpec(_Model):
+    uart: Annotated[int, Field(ge=0, le=7)]
+    ready: str = Field(default="^READY$", description="regex printed once the shell listens")
+    baud: int = 115200
+
+
+class QemuWorld(_Model):
+    machine: str
+    cpu: str | None = None
+    extra_args: list[str] = Field(default_factory=list)
+    timeout_factor: Annotated[float, Field(gt=0)] = 1.0
+
+
+class BenchWorld(_Model):
+    pyocd_target: str
+    timeout_factor: Annotated[float, Field(gt=0)] = 1.0
+
+
+class Target(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str
+    cpu: Literal[CPUS]  # type: ignore[valid-type]
+    memory: list[MemoryRegion] = Field(min_length=1)
+    firmware: FirmwareSpec
+    consoles: dict[str, ConsoleSpec] = Field(min_length=1)
+    default_console: str | None = None
+    qemu: QemuWorld | None = None
+    bench: BenchWorld | None = None
+    # Where the target file was read from; set by the loader, not by the file.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("memory")
+    @classmethod
+    def _no_overlap(cls, regions: list[MemoryRegion]) -> list[MemoryRegion]:
+        ordered = sorted(regions, key=lambda r: r.start)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.start < a.end:
+                raise ValueError(f"regions {a.name!r} and {b.name!r} overlap")
+        return regions
+
+    def model_post_init(self, _context: object) -> None:
+        if self.default_console is not None and self.default_console not in self.consoles:
+            raise ValueError(
+                f"default_console {self.default_console!r} is not one of {sorted(self.consoles)}"
+            )
+
+    @property
+    def console_name(self) -> str:
+        return self.default_console or next(iter(self.consoles))
+
+    def region(self, kind: str) -> list[MemoryRegion]:
+        return [r for r in self.memory if r.kind == kind]
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (typo?)"
+    elif "input" in err and err["type"] not in ("missing",):
+        msg = f"{msg} (got {err['input']!r})"
+    return f"field '{loc}': {msg}"
+
+
+def load_target(path: Path) -> Target:
+    """Read one target file; errors name the file, the field and what was expected."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: target file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    try:
+        target = Target.model_validate(raw)
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{path}: invalid target description:\n  {lines}") from None
+    if target.name != path.stem:
+        raise ConfigError(f"{path}: field 'name': {target.name!r} must match the file name "
+                          f"{path.stem!r}")
+    return target.model_copy(update={"source": path})
+
+
+class TargetCatalog:
+    """The target files of one project directory, loaded on demand."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._cache: dict[str, Target] = {}
+
+    @property
+    def root(self) -> Path:
+        """Project root: paths in target files are relative to it."""
+        return self.directory.parent
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.yaml"))
+
+    def get(self, name: str) -> Target:
+        if name not in self._cache:
+            path = self.directory / f"{name}.yaml"
+            if not path.exists():
+                known = ", ".join(self.names()) or "(none)"
+                raise UnknownTarget(
+                    f"unknown target {name!r}: no {path}; known targets: {known}")
+            self._cache[name] = load_target(path)
+        return self._cache[name]
+
+    def all(self) -> list[Target]:
+        return [self.get(n) for n in self.names()]

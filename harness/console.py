@@ -1,0 +1,279 @@
+"""A chip's text console: one reader thread, one timestamped buffer, expect-style waiting.
+
+The buffer keeps everything the chip printed. ``expect`` consumes (moves a cursor past the
+match); ``read_since(mark)`` and ``expect(..., since=mark)`` look back without losing anything,
+so a test can take a mark, act, and then check what came out in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from .errors import CommandError, ConsoleTimeout, DutFault, DutLost
+
+FAULT_RE = re.compile(r"^\*\*\* HARDFAULT.*$", re.MULTILINE)
+ANSWER_RE = re.compile(r"^(OK|ERR)(?: (.*?))?\r?$", re.MULTILINE)
+Pattern = str | re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Match:
+    index: int  # which of the patterns matched
+    match: re.Match[str]
+    start: int  # buffer offsets
+    end: int
+
+    def group(self, *args):
+        return self.match.group(*args)
+
+    def __getitem__(self, key):
+        return self.match[key]
+
+
+class ConsoleLog:
+    """Per-console log file: one line per received or sent line, time since open in ms."""
+
+    def __init__(self, path: Path | None, t0: float) -> None:
+        self._t0 = t0
+        self._fh: TextIO | None = None
+        self._partial = ""
+        self._lock = threading.Lock()
+        if path is not None:
+            self.open(path)
+
+    def open(self, path: Path) -> None:
+        with self._lock:
+            if self._fh:
+                self._fh.close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
+
+    def _line(self, t: float, direction: str, text: str) -> None:
+        if self._fh:
+            self._fh.write(f"[{(t - self._t0) * 1e3:10.3f} ms] {direction} {text}\n")
+
+    def received(self, t: float, text: str) -> None:
+        with self._lock:
+            data = self._partial + text
+            *lines, self._partial = data.split("\n")
+            for line in lines:
+                self._line(t, "<", line.rstrip("\r"))
+
+    def sent(self, t: float, text: str) -> None:
+        with self._lock:
+            self._line(t, ">", text.rstrip("\r\n"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh:
+                if self._partial:
+                    self._line(time.monotonic(), "<", self._partial)
+                    self._partial = ""
+                self._fh.close()
+                self._fh = None
+
+
+class Console:
+    """Console over a connected stream socket (a QEMU chardev, a TCP serial server...).
+
+    The buffer holds the text with CRLF turned into LF (the log file keeps lines as sent).
+    """
+
+    def __init__(self, sock: socket.socket, name: str, log_path: Path | None = None,
+                 timeout_factor: float = 1.0, newline: str = "\n") -> None:
+        self.name = name
+        self.sock = sock
+        self.timeout_factor = timeout_factor
+        self.newline = newline
+        self.t0 = time.monotonic()
+        self.log = ConsoleLog(log_path, self.t0)
+        self._buf: list[str] = []  # chunks; joined lazily
+        self._text = ""
+        self._times: list[tuple[int, float]] = []  # (offset, arrival time) per chunk
+        self._len = 0
+        self._cursor = 0
+        self._cond = threading.Condition()
+        self._closed: str | None = None
+        self._thread = threading.Thread(target=self._reader, name=f"console-{name}",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- reader thread -----------------------------------------------------------------------
+    def _reader(self) -> None:
+        reason = "connection closed by the chip side"
+        held = ""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                now = time.monotonic()
+                text = chunk.decode("utf-8", "replace")
+                self.log.received(now, text)
+                # CRLF → LF so that ``$`` ends a line; a trailing CR waits for the next chunk.
+                text = held + text
+                held = "\r" if text.endswith("\r") else ""
+                text = text[:-1] if held else text
+                text = text.replace("\r\n", "\n")
+                with self._cond:
+                    self._times.append((self._len, now))
+                    self._buf.append(text)
+                    self._len += len(text)
+                    self._cond.notify_all()
+        except OSError as exc:
+            reason = f"read failed: {exc}"
+        with self._cond:
+            self._closed = self._closed or reason
+            self._cond.notify_all()
+
+    def _snapshot(self) -> str:
+        # caller holds the condition
+        if self._buf:
+            self._text += "".join(self._buf)
+            self._buf.clear()
+        return self._text
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return self._snapshot()
+
+    def mark(self) -> int:
+        """An offset to look back from later with :meth:`read_since` or ``expect(since=)``."""
+        with self._cond:
+            return self._len
+
+    def read_since(self, mark: int) -> str:
+        with self._cond:
+            return self._snapshot()[mark:]
+
+    def time_of(self, offset: int) -> float:
+        """Arrival time (monotonic) of the byte at ``offset``."""
+        with self._cond:
+            t = self.t0
+            for off, when in self._times:
+                if off > offset:
+                    break
+                t = when
+            return t
+
+    def last_lines(self, n: int = 20) -> list[str]:
+        return [ln.rstrip("\r") for ln in self.text.splitlines()[-n:]]
+
+    def clear(self) -> None:
+        """Forget what was read so far (the buffer restarts empty; marks are invalidated)."""
+        with self._cond:
+            self._snapshot()
+            self._text = ""
+            self._times.clear()
+            self._len = 0
+            self._cursor = 0
+
+    def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float = 2.0,
+               since: int | None = None, partial: bool = False) -> Match:
+        """Wait for the first of ``pattern`` (regex, ``re.MULTILINE``) after the cursor.
+
+        Patterns are matched against complete lines only, so ``^OK (.*)$`` never captures half
+        a line; ``partial=True`` also searches the unfinished last line (for prompts).
+
+        ``since``: search from that mark instead (looks back; still moves the cursor forward).
+        A HardFault report before the match raises :class:`DutFault`; a closed console raises
+        :class:`DutLost`.
+        """
+        pats = [pattern] if isinstance(pattern, (str, re.Pattern)) else list(pattern)
+        regs = [p if isinstance(p, re.Pattern) else re.compile(p, re.MULTILINE) for p in pats]
+        limit = timeout * self.timeout_factor
+        deadline = time.monotonic() + limit
+        with self._cond:
+            start = self._cursor if since is None else since
+            while True:
+                text = self._snapshot()
+                upto = len(text) if partial else text.rfind("\n") + 1
+                best = None
+                for i, r in enumerate(regs):
+                    m = r.search(text, start, max(upto, start))
+                    if m and (best is None or m.start() < best[1].start()):
+                        best = (i, m)
+                fault = FAULT_RE.search(text, start, max(upto, start))
+                if best and (fault is None or best[1].start() < fault.end()):
+                    i, m = best
+                    self._cursor = max(self._cursor, m.end())
+                    return Match(i, m, m.start(), m.end())
+                if fault:
+                    report = text[fault.start():].strip()
+                    raise DutFault(f"{self.name}: firmware fault while waiting for "
+                                   f"{self._describe(pats)}:\n{report}")
+                if self._closed:
+                    raise DutLost(f"{self.name}: console lost ({self._closed}) while waiting "
+                                  f"for {self._describe(pats)}; last lines:\n"
+                                  + self._tail(text))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConsoleTimeout(
+                        f"{self.name}: no {self._describe(pats)} within {limit:.2f} s; "
+                        f"last lines:\n" + self._tail(text))
+                self._cond.wait(remaining)
+
+    def expect_exact(self, literal: str | Sequence[str], timeout: float = 2.0,
+                     since: int | None = None) -> Match:
+        lits = [literal] if isinstance(literal, str) else list(literal)
+        return self.expect([re.compile(re.escape(s)) for s in lits], timeout, since,
+                           partial=True)
+
+    @staticmethod
+    def _describe(pats: list[Pattern]) -> str:
+        shown = [p.pattern if isinstance(p, re.Pattern) else p for p in pats]
+        return " or ".join(repr(s) for s in shown)
+
+    @staticmethod
+    def _tail(text: str, n: int = 20) -> str:
+        lines = [ln.rstrip("\r") for ln in text.splitlines()[-n:]]
+        return "\n".join(f"  | {ln}" for ln in lines) or "  | (nothing received)"
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise DutLost(f"{self.name}: console lost ({self._closed}); cannot send {data!r}")
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise DutLost(f"{self.name}: send failed ({exc})") from None
+        self.log.sent(time.monotonic(), data.decode("utf-8", "replace"))
+
+    def sendline(self, line: str) -> None:
+        self.write((line + self.newline).encode())
+
+    def command(self, cmd: str, timeout: float = 2.0) -> str:
+        """Send one shell command; return the payload of ``OK``, raise on ``ERR <code>``."""
+        self.sendline(cmd)
+        m = self.expect(ANSWER_RE, timeout)
+        payload = m.group(2) or ""
+        if m.group(1) == "ERR":
+            code, _, text = payload.partition(" ")
+            raise CommandError(cmd, int(code) if code.isdigit() else -1, text)
+        return payload
+
+    # -- lifetime ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = self._closed or "closed by the harness"
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self._thread.join(timeout=2)
+        self.log.close()

@@ -1,0 +1,294 @@
+"""pytest wiring: options, markers, fixtures and report hooks. Logic lives in other modules.
+
+Imports of pydantic, pyelftools and rich are deferred until a Dut is asked for, so the plugin
+costs a plain pytest run next to nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from . import worlds
+
+_MANAGER = pytest.StashKey["object"]()
+_DUT = pytest.StashKey["object"]()
+_CALL_REPORT = pytest.StashKey["pytest.TestReport"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("harness", "QSM Harness")
+    g.addoption("--target", action="append", default=[], metavar="NAME",
+                help="target to test (repeatable); default: ini harness_targets, else all")
+    g.addoption("--world", default="qemu", choices=sorted(worlds.WORLDS),
+                help="what stands for the chip (default: qemu)")
+    g.addoption("--firmware", action="append", default=[], metavar="[TARGET=]ELF",
+                help="test this ELF instead of building the target's firmware")
+    g.addoption("--dut-scope", default="function", choices=("function", "module", "session"),
+                help="how long one DUT lives (default function: a fresh boot per test)")
+    g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
+                help="multiply every harness timeout (slow machines, sanitizers)")
+    g.addoption("--results", default=None, metavar="DIR",
+                help="where per-DUT logs go (default: ini harness_results, else results)")
+    g.addoption("--no-build", action="store_true",
+                help="do not run make for stale firmware; use the ELF as it is")
+    g.addoption("--summary", action="store_true",
+                help="print a table of tests, outcomes and durations at the end")
+    parser.addini("harness_targets", "default targets", type="linelist", default=[])
+    parser.addini("harness_targets_dir", "directory of target YAML files", default="targets")
+    parser.addini("harness_results", "directory for logs and results", default="results")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(*capabilities): skip unless the world offers these capabilities "
+        f"({', '.join(sorted(worlds.WORLDS['qemu'].capabilities))})")
+    config.addinivalue_line(
+        "markers", "targets(*names): run only on these targets (intersected with --target)")
+    config.stash[_SUMMARY] = []
+    if config.getoption("target"):
+        selected_targets(config)  # an unknown --target is a usage error before collection
+
+
+_SUMMARY = pytest.StashKey[list]()
+
+
+def _rootdir(config: pytest.Config) -> Path:
+    return Path(config.rootpath)
+
+
+def _targets_dir(config: pytest.Config) -> Path:
+    return _rootdir(config) / config.getini("harness_targets_dir")
+
+
+def _results_dir(config: pytest.Config) -> Path:
+    opt = config.getoption("results")
+    return Path(opt) if opt else _rootdir(config) / config.getini("harness_results")
+
+
+def selected_targets(config: pytest.Config) -> list[str]:
+    names = config.getoption("target") or config.getini("harness_targets")
+    known = sorted(p.stem for p in _targets_dir(config).glob("*.yaml"))
+    if not names:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown target {', '.join(map(repr, unknown))}; known targets: "
+            f"{', '.join(known) or '(none in ' + str(_targets_dir(config)) + ')'}")
+    return list(dict.fromkeys(names))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" not in metafunc.fixturenames:
+        return
+    names = selected_targets(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("targets")
+    if marker is not None:
+        wanted = set(marker.args)
+        names = [n for n in names if n in wanted]
+    if not names:
+        reason = ("no selected target matches @targets" +
+                  (f"({', '.join(marker.args)})" if marker else ""))
+        metafunc.parametrize("target", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                             ids=["no-target"], indirect=True)
+        return
+    metafunc.parametrize("target", names, indirect=True)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("requires")
+    if marker is None:
+        return
+    world = worlds.get(item.config.getoption("world"))
+    unknown = set(marker.args) - set(world.capabilities) - set(_all_capabilities())
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: unknown capability {sorted(unknown)}")
+    missing = [c for c in marker.args if c not in world.capabilities]
+    if missing:
+        pytest.skip(f"the {world.name} world lacks {', '.join(missing)}")
+
+
+def _all_capabilities() -> set[str]:
+    from .protocols import CAPABILITIES
+
+    return set(CAPABILITIES)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def harness_manager(request: pytest.FixtureRequest):
+    """The run's DutManager: targets, firmware images, open DUTs."""
+    from .session import DutManager, Options, parse_firmware_option
+
+    config = request.config
+    opts = Options(targets_dir=_targets_dir(config), results=_results_dir(config),
+                   world=config.getoption("world"),
+                   firmware=parse_firmware_option(config.getoption("firmware")),
+                   dut_scope=config.getoption("dut_scope"),
+                   timeout_factor=config.getoption("timeout_factor"),
+                   build=not config.getoption("no_build"))
+    manager = DutManager(opts)
+    config.stash[_MANAGER] = manager
+    yield manager
+    manager.close_all()
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, harness_manager):
+    """The target description (parametrized over --target / ini harness_targets)."""
+    name = getattr(request, "param", None)
+    if name is None:
+        names = selected_targets(request.config)
+        if len(names) != 1:
+            pytest.fail("this test needs exactly one target; select one with --target")
+        name = names[0]
+    return harness_manager.target(name)
+
+
+def _log_dir(item: pytest.Item, results: Path) -> Path:
+    from .session import safe_name
+
+    return results / "logs" / safe_name(item.nodeid)
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, target, harness_manager):
+    """A booted chip for ``target`` in the selected world, at power-on state."""
+    item = request.node
+    scope = harness_manager.options.dut_scope
+    key = {"function": item.nodeid, "module": str(item.path), "session": "session"}[scope]
+    log_dir = _log_dir(item, harness_manager.options.results)
+    the_dut, owned = harness_manager.acquire(target, key, log_dir)
+    item.stash.setdefault(_DUT, []).append(the_dut)
+    for c in the_dut.consoles.values():
+        if not owned:
+            c.log.open(log_dir / f"{the_dut.name}.{c.name.split('/')[-1]}.log")
+    _record_properties(item, the_dut, log_dir)
+    try:
+        yield the_dut
+    finally:
+        call = item.stash.get(_CALL_REPORT, None)
+        lost = not the_dut.alive
+        diagnosis = the_dut.diagnosis() if lost else ""
+        if owned:
+            the_dut.close()
+        if lost and call is not None and call.passed:
+            from .errors import DutLost
+
+            raise DutLost(f"the chip died during a passing test:\n{diagnosis}")
+
+
+@pytest.fixture
+def dut_factory(request: pytest.FixtureRequest, harness_manager, target):
+    """Open more DUTs in one test: ``dut_factory()`` or ``dut_factory("qsm-washer", name=...)``.
+
+    Every DUT it opens is closed when the test ends.
+    """
+    opened = []
+    item = request.node
+    log_dir = _log_dir(item, harness_manager.options.results)
+
+    def open_(target_name: str | None = None, name: str | None = None):
+        t = harness_manager.target(target_name) if target_name else target
+        d = harness_manager.open(t, log_dir, name=name or f"{t.name}-{len(opened)}")
+        opened.append(d)
+        item.stash.setdefault(_DUT, []).append(d)
+        return d
+
+    yield open_
+    for d in opened:
+        d.close()
+
+
+def _record_properties(item: pytest.Item, dut, log_dir: Path) -> None:
+    props = [("target", dut.target.name), ("world", dut.world),
+             ("firmware", str(dut.image.path)), ("firmware_sha256", dut.image.sha256),
+             ("firmware_version", str(dut.running_version)), ("log_dir", str(log_dir))]
+    item.user_properties.extend(props)
+
+
+# -- reporting -----------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    if report.failed and call.excinfo is not None:
+        from .errors import HarnessError
+
+        if call.excinfo.errisinstance(HarnessError):
+            report.harness_error = True
+            item.user_properties.append(("harness_outcome", "error"))
+        for d in item.stash.get(_DUT, []):
+            report.sections.append((f"harness: {d.name}", d.diagnosis()))
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if report.when == "call" and report.failed and getattr(report, "harness_error", False):
+        return "error", "E", "ERROR"
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Runs on the controller under xdist as well: one row per test for the summary table.
+    cfg = _CONFIG[0] if _CONFIG else None
+    if cfg is None or not cfg.getoption("summary"):
+        return
+    rows = cfg.stash[_SUMMARY]
+    outcome = None
+    if report.when == "setup" and report.failed:
+        outcome = "error"
+    elif report.when == "setup" and report.skipped:
+        outcome = "skipped"
+    elif report.when == "call":
+        outcome = ("error" if report.failed and getattr(report, "harness_error", False)
+                   else report.outcome)
+    elif report.when == "teardown" and report.failed:
+        outcome = "error"
+    if outcome is None:
+        return
+    for row in rows:
+        if row[0] == report.nodeid:
+            if outcome == "error":
+                row[1] = outcome
+            row[2] += report.duration
+            return
+    rows.append([report.nodeid, outcome, report.duration])
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+    session.config.stash[_START] = time.monotonic()
+
+
+_START = pytest.StashKey[float]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not config.getoption("summary"):
+        return
+    from .report import summary_table
+
+    rows = config.stash[_SUMMARY]
+    elapsed = time.monotonic() - config.stash.get(_START, time.monotonic())
+    terminalreporter.write_line("")
+    terminalreporter.write(summary_table(rows, elapsed, _results_dir(config)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from . import reaper
+
+    leaked = reaper.live()
+    for proc in leaked:
+        reaper.stop(proc, grace=0.2)
+    if leaked:
+        session.config.issue_config_time_warning(
+            pytest.PytestWarning(f"harness stopped {len(leaked)} leaked emulator process(es)"), 2)

@@ -1,0 +1,110 @@
+"""The small interfaces every world implements. A Dut is composed of them.
+
+A world provides what it can: QEMU gives all four; a cocotb RTL block gives Memory only; a bench
+board with a probe but no serial port gives no Console. Tests declare what they need with
+``@pytest.mark.requires(...)`` and are skipped, with a reason, where it is missing.
+"""
+
+from __future__ import annotations
+
+import struct
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .firmware import FirmwareImage
+
+CORE_REGISTERS = tuple(f"r{i}" for i in range(13)) + ("sp", "lr", "pc", "xpsr")
+
+
+class Memory(ABC):
+    """Byte-addressed access to the chip's memory map (through a debugger or a bus model)."""
+
+    @abstractmethod
+    def read(self, address: int, length: int) -> bytes: ...
+
+    @abstractmethod
+    def write(self, address: int, data: bytes) -> None: ...
+
+    def read_u32(self, address: int) -> int:
+        return struct.unpack("<I", self.read(address, 4))[0]
+
+    def write_u32(self, address: int, value: int) -> None:
+        self.write(address, struct.pack("<I", value & 0xFFFFFFFF))
+
+    def read_u8(self, address: int) -> int:
+        return self.read(address, 1)[0]
+
+    def write_u8(self, address: int, value: int) -> None:
+        self.write(address, bytes((value & 0xFF,)))
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why and where the core stopped."""
+
+    reason: str  # "trap" (breakpoint/step), "interrupt" (halt request), "reset", ...
+    pc: int
+
+
+class Execution(ABC):
+    """Run control and core registers."""
+
+    @abstractmethod
+    def halt(self) -> Halt: ...
+
+    @abstractmethod
+    def resume(self) -> None: ...
+
+    @abstractmethod
+    def step(self) -> Halt: ...
+
+    @abstractmethod
+    def reset(self, halt: bool = False) -> None:
+        """Reset the chip; with ``halt`` it stays stopped at the reset vector."""
+
+    @property
+    @abstractmethod
+    def is_halted(self) -> bool: ...
+
+    @abstractmethod
+    def read_register(self, name: str) -> int: ...
+
+    @abstractmethod
+    def write_register(self, name: str, value: int) -> None: ...
+
+    def registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        return {n: self.read_register(n) for n in names}
+
+    @abstractmethod
+    def set_breakpoint(self, address: int) -> None: ...
+
+    @abstractmethod
+    def clear_breakpoint(self, address: int) -> None: ...
+
+    @abstractmethod
+    def wait_halt(self, timeout: float) -> Halt | None:
+        """Wait for the running core to stop by itself (breakpoint); None on timeout."""
+
+
+class Loader(ABC):
+    """Puts an image into the chip's non-volatile memory."""
+
+    @abstractmethod
+    def load(self, image: FirmwareImage) -> None: ...
+
+    @abstractmethod
+    def verify(self, image: FirmwareImage) -> list[str]:
+        """Differences between the image and the chip (empty when identical)."""
+
+
+CAPABILITIES = {
+    "memory": "read and write the chip's memory",
+    "execution": "halt, step, resume and reset the core",
+    "registers": "read and write core registers",
+    "breakpoints": "hardware breakpoints",
+    "loader": "program an image into the chip",
+    "console": "a text console (UART)",
+    "symbols": "typed access to firmware variables by name",
+}

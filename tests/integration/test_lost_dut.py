@@ -1,0 +1,63 @@
+"""QEMU dying mid-test is an error naming the DUT, the step and the last console lines; the run
+goes on and leaves nothing behind."""
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.targets("qsm-washer")
+ROOT = Path(__file__).resolve().parents[2]
+
+INNER = """
+import os, signal, pytest
+
+def test_killed(dut):
+    dut.command("status")
+    os.kill(dut.backend.process.pid, signal.SIGKILL)
+    dut.backend.process.proc.wait()
+    dut.command("status")
+
+def test_killed_silently(dut):
+    os.kill(dut.backend.process.pid, signal.SIGKILL)
+    dut.backend.process.proc.wait()
+
+def test_next_one_runs(dut):
+    assert dut.command("status").startswith("state=IDLE")
+"""
+
+
+def _run(pytester, *args):
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {ROOT / 'targets'}
+    """)
+    pytester.makepyfile(test_inner=INNER)
+    before = set(Path("/tmp").glob("qsm-*"))
+    result = pytester.runpytest_subprocess("--target", "qsm-washer", "--junitxml=j.xml",
+                                           "-p", "no:cacheprovider", *args)
+    assert set(Path("/tmp").glob("qsm-*")) <= before, "run dirs leaked"
+    return result
+
+
+@pytest.mark.parametrize("scope", ["function", "module"])
+def test_killed_qemu_is_an_error_and_the_run_goes_on(pytester, scope):
+    result = _run(pytester, "--dut-scope", scope, "-v")
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*test_killed?qsm-washer? ERROR*",
+                                 "*test_next_one_runs?qsm-washer? PASSED*"])
+    assert "DutLost" in out
+    assert "DUT qsm-washer (qemu world), last step: command 'status'" in out
+    assert "died (signal SIGKILL)" in out
+    assert "| READY" in out  # last console lines
+    # killed without the test noticing: the teardown check turns it into an error
+    assert "ERROR at teardown of test_killed_silently" in out
+    assert "the chip died during a passing test" in out
+    assert result.ret == 1
+    xml = (pytester.path / "j.xml").read_text()
+    assert 'name="harness_outcome" value="error"' in xml
+
+
+def test_under_xdist(pytester):
+    result = _run(pytester, "-n", "2")
+    result.stdout.fnmatch_lines(["*2 passed, 2 errors*"])
+    assert result.ret == 1

@@ -1,0 +1,79 @@
+"""The plugin's option and marker handling, driven through an inner pytest (no emulator)."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _project(pytester):
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {ROOT / 'targets'}
+    """)
+
+
+def test_unknown_target_is_a_usage_error_listing_known(pytester):
+    _project(pytester)
+    pytester.makepyfile("def test_x(target): pass")
+    result = pytester.runpytest("--target", "qsm-dryer")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*unknown target 'qsm-dryer'*known targets:*qsm-washer*"])
+
+
+def test_target_fixture_is_parametrized_and_filtered_by_marker(pytester):
+    _project(pytester)
+    pytester.makepyfile("""
+        import pytest
+
+        def test_any(target):
+            assert target.name.startswith("qsm-")
+
+        @pytest.mark.targets("qsm-washer")
+        def test_washer_only(target):
+            assert target.name == "qsm-washer"
+
+        @pytest.mark.targets("qsm-nothing")
+        def test_none(target):
+            pass
+    """)
+    result = pytester.runpytest("-v", "-rs")
+    result.assert_outcomes(passed=2 + (len(list((ROOT / 'targets').glob('*.yaml'))) - 1),
+                           skipped=1)
+    result.stdout.fnmatch_lines(["*test_washer_only?qsm-washer? PASSED*",
+                                 "*no selected target matches @targets(qsm-nothing)*"])
+
+
+def test_requires_skips_with_reason_and_rejects_unknown_capability(pytester):
+    _project(pytester)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.requires("memory", "console")
+        def test_ok():
+            pass
+
+        @pytest.mark.requires("teleport")
+        def test_bad():
+            pass
+    """)
+    result = pytester.runpytest("-v")
+    result.stdout.fnmatch_lines(["*test_ok PASSED*"])
+    assert "unknown capability ['teleport']" in result.stdout.str() + result.stderr.str()
+
+
+def test_harness_error_in_call_is_reported_as_error(pytester):
+    _project(pytester)
+    pytester.makepyfile("""
+        from harness.errors import DutLost, DutFailure
+
+        def test_tool_broke():
+            raise DutLost("qemu died")
+
+        def test_chip_wrong():
+            raise DutFailure("wrong answer")
+    """)
+    result = pytester.runpytest("--summary", "--junitxml=j.xml")
+    result.stdout.fnmatch_lines(["*1 failed*1 error*"])
+    result.stdout.fnmatch_lines(["*test_tool_broke*ERROR*", "*test_chip_wrong*FAILED*"])
+    xml = (pytester.path / "j.xml").read_text()
+    assert 'name="harness_outcome" value="error"' in xml
