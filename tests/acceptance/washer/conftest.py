@@ -1,0 +1,77 @@
+"""The washer's acceptance suite: world-agnostic, written against the Dut and the shell.
+
+Stimulus goes in the way a HIL bench injects it: by writing the firmware's ``stimulus`` block
+through debug memory access (tests needing it are marked ``requires("symbols")``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.targets("qsm-washer")
+
+STATES = ["IDLE", "FILL", "WASH", "RINSE", "SPIN", "DRAIN", "DONE"]
+SAFE_WATER = 10
+
+
+def _value(v: str):
+    return int(v) if v.lstrip("-").isdigit() else v
+
+
+class Washer:
+    """Test-side view of the QSM-W controller (shell + outputs/stimulus blocks)."""
+
+    def __init__(self, dut) -> None:
+        self.dut = dut
+
+    def status(self) -> dict:
+        return {k: _value(v) for k, v in
+                (kv.split("=", 1) for kv in self.dut.command("status").split())}
+
+    def mark(self) -> int:
+        return self.dut.console.mark()
+
+    def start(self, program: str) -> int:
+        """Start ``program``; returns a console mark taken just before."""
+        m = self.mark()
+        assert self.dut.command(f"start {program}") == f"start {program}"
+        return m
+
+    def wait_state(self, name: str, since: int, timeout: float = 3.0):
+        return self.dut.console.expect(rf"^EVT state {name}$", timeout=timeout, since=since)
+
+    def wait_fault(self, code: int, name: str, since: int, timeout: float = 3.0):
+        return self.dut.console.expect(rf"^EVT fault {code} {name}$", timeout=timeout,
+                                       since=since)
+
+    def states_since(self, mark: int) -> list[str]:
+        return [ln.split()[2] for ln in self.dut.console.read_since(mark).splitlines()
+                if ln.startswith("EVT state ")]
+
+    @property
+    def outputs(self) -> dict:
+        return self.dut.symbols["outputs"]
+
+    def stimulus(self, **fields) -> None:
+        self.dut.symbols.update("stimulus", **fields)
+
+    def faults(self) -> str:
+        return self.dut.command("faults")
+
+    def wait_until(self, predicate, what: str, timeout: float = 3.0, poll: float = 0.005):
+        """Poll ``status`` until ``predicate(status)``; fails naming ``what`` and the last one."""
+        import time
+
+        deadline = time.monotonic() + timeout * self.dut.timeout_factor
+        while True:
+            st = self.status()
+            if predicate(st):
+                return st
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what}: not reached within {timeout:.1f} s; last status {st}")
+            time.sleep(poll)
+
+
+@pytest.fixture
+def washer(dut) -> Washer:
+    return Washer(dut)
