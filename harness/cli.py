@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .errors import HarnessError
@@ -102,6 +103,12 @@ def cmd_console(args) -> int:
     try:
         for line in sys.stdin:
             con.sendline(line.rstrip("\n"))
+        # stdin ended (a script piped in): let the last answers arrive before closing
+        while True:
+            before = con.mark()
+            time.sleep(0.2)
+            if con.mark() == before:
+                break
     except KeyboardInterrupt:
         pass
     finally:

@@ -194,6 +194,7 @@ class Console:
         regs = [p if isinstance(p, re.Pattern) else re.compile(p, re.MULTILINE) for p in pats]
         limit = timeout * self.timeout_factor
         deadline = time.monotonic() + limit
+        grace = 0.0
         with self._cond:
             start = self._cursor if since is None else since
             while True:
@@ -210,6 +211,12 @@ class Console:
                     self._cursor = max(self._cursor, m.end())
                     return Match(i, m, m.start(), m.end())
                 if fault:
+                    # give the rest of the report (``*** HALTED``) a moment to arrive
+                    if "*** HALTED" not in text[fault.start():] and not self._closed:
+                        grace = grace or time.monotonic() + 0.2 * self.timeout_factor
+                        if time.monotonic() < grace:
+                            self._cond.wait(0.01)
+                            continue
                     report = text[fault.start():].strip()
                     raise DutFault(f"{self.name}: firmware fault while waiting for "
                                    f"{self._describe(pats)}:\n{report}")

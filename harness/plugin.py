@@ -6,7 +6,6 @@ costs a plain pytest run next to nothing.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -47,12 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
         f"({', '.join(sorted(worlds.WORLDS['qemu'].capabilities))})")
     config.addinivalue_line(
         "markers", "targets(*names): run only on these targets (intersected with --target)")
-    config.stash[_SUMMARY] = []
+    if config.getoption("summary"):
+        from .report import SummaryTable
+
+        config.pluginmanager.register(SummaryTable(_results_dir(config)), "harness-summary")
     if config.getoption("target"):
         selected_targets(config)  # an unknown --target is a usage error before collection
-
-
-_SUMMARY = pytest.StashKey[list]()
 
 
 def _rootdir(config: pytest.Config) -> Path:
@@ -231,56 +230,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     if report.when == "call" and report.failed and getattr(report, "harness_error", False):
         return "error", "E", "ERROR"
     return None
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # Runs on the controller under xdist as well: one row per test for the summary table.
-    cfg = _CONFIG[0] if _CONFIG else None
-    if cfg is None or not cfg.getoption("summary"):
-        return
-    rows = cfg.stash[_SUMMARY]
-    outcome = None
-    if report.when == "setup" and report.failed:
-        outcome = "error"
-    elif report.when == "setup" and report.skipped:
-        outcome = "skipped"
-    elif report.when == "call":
-        outcome = ("error" if report.failed and getattr(report, "harness_error", False)
-                   else report.outcome)
-    elif report.when == "teardown" and report.failed:
-        outcome = "error"
-    if outcome is None:
-        return
-    for row in rows:
-        if row[0] == report.nodeid:
-            if outcome == "error":
-                row[1] = outcome
-            row[2] += report.duration
-            return
-    rows.append([report.nodeid, outcome, report.duration])
-
-
-_CONFIG: list[pytest.Config] = []
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
-    session.config.stash[_START] = time.monotonic()
-
-
-_START = pytest.StashKey[float]()
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if not config.getoption("summary"):
-        return
-    from .report import summary_table
-
-    rows = config.stash[_SUMMARY]
-    elapsed = time.monotonic() - config.stash.get(_START, time.monotonic())
-    terminalreporter.write_line("")
-    terminalreporter.write(summary_table(rows, elapsed, _results_dir(config)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta",
@@ -29,3 +30,41 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     con.print(f"{len(rows)} tests: {summary or 'none'} in {elapsed:.2f} s; "
               f"logs under {results}/logs")
     return buf.getvalue()
+
+
+class SummaryTable:
+    """pytest plugin object (registered with ``--summary``): one row per test, printed at the
+    end. Its hooks run on the controller under xdist too, so the table covers every worker."""
+
+    def __init__(self, results: Path) -> None:
+        self.results = results
+        self.rows: list[list] = []
+        self._index: dict[str, list] = {}
+        self._t0 = time.monotonic()
+
+    def pytest_sessionstart(self) -> None:
+        self._t0 = time.monotonic()
+
+    def pytest_runtest_logreport(self, report) -> None:
+        outcome = None
+        if report.when == "setup" and report.failed:
+            outcome = "error"
+        elif report.when == "setup" and report.skipped:
+            outcome = "skipped"
+        elif report.when == "call":
+            harness_error = report.failed and getattr(report, "harness_error", False)
+            outcome = "error" if harness_error else report.outcome
+        elif report.when == "teardown" and report.failed:
+            outcome = "error"
+        row = self._index.get(report.nodeid)
+        if row is None:
+            row = self._index[report.nodeid] = [report.nodeid, "passed", 0.0]
+            self.rows.append(row)
+        row[2] += report.duration
+        if outcome is not None and row[1] != "error":
+            row[1] = outcome
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        terminalreporter.write_line("")
+        terminalreporter.write(summary_table(self.rows, time.monotonic() - self._t0,
+                                             self.results))
