@@ -49,18 +49,17 @@ static volatile struct outputs *const outp = &outputs;
 #define TIME_SCALE_DEFAULT 1000
 #define TIME_SCALE_MAX     100000     /* keeps the fixed-point sums in range */
 
-/* Plant model, rates per second of program time.
- * Internal state is kept in fine units so that small time scales integrate
- * without losing fractions: water in um, temperature in milli-degC, drum
- * speed in milli-rpm. A rate of X units/s is then X/1000 fine units per ms
- * of program time, i.e. rate_fine_per_ms = rate in the "milli" unit. */
+/* Plant model. Internal state is kept in fine units so that small time
+ * scales integrate without losing fractions: water in um, temperature in
+ * milli-degC, drum speed in milli-rpm. Rates are fine units per second of
+ * program time; per() turns one into the change over dt ms of program time. */
 #define AMBIENT_C          20
-#define VALVE_UM_PER_MS    2500       /* inlet valve: 2.5 mm/s */
-#define PUMP_UM_PER_MS     3000       /* drain pump: 3.0 mm/s */
-#define HEAT_MC_PER_MS     1000       /* heater: +1.0 degC/s */
-#define COLD_MC_PER_MS     300        /* cold inflow: -0.3 degC/s towards ambient */
-#define LOSS_MC_PER_MS     20         /* losses: -0.02 degC/s towards ambient */
-#define DRUM_MRPM_PER_MS   100        /* drum accel/decel: 100 rpm/s */
+#define VALVE_UM_PER_S     2500       /* inlet valve: 2.5 mm/s */
+#define PUMP_UM_PER_S      3000       /* drain pump: 3.0 mm/s */
+#define HEAT_MC_PER_S      1000       /* heater: +1.0 degC/s */
+#define COLD_MC_PER_S      300        /* cold inflow: -0.3 degC/s towards ambient */
+#define LOSS_MC_PER_S      20         /* losses: -0.02 degC/s towards ambient */
+#define DRUM_MRPM_PER_S    100000     /* drum accel/decel: 100 rpm/s */
 #define WATER_MAX_UM       400000     /* the tub overflows at 400 mm */
 
 static int32_t water_um, temp_mc, rpm_m;
@@ -72,6 +71,13 @@ static int32_t pub_water, pub_temp, pub_rpm;
 static int32_t clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* rate (fine units per s) over dt ms, in 32-bit arithmetic without overflow
+ * for rates up to 1e5 and dt up to TIME_SCALE_MAX */
+static int32_t per(int32_t rate, int32_t dt)
+{
+    return rate * (dt / 1000) + rate * (dt % 1000) / 1000;
 }
 
 static int32_t towards(int32_t v, int32_t target, int32_t step)
@@ -154,9 +160,9 @@ void hal_tick(uint32_t dt_ms)
 
     /* Water: inflow and pump, clamped to an empty / overflowing tub. */
     if (valve)
-        water_um += VALVE_UM_PER_MS * dt;
+        water_um += per(VALVE_UM_PER_S, dt);
     if (outp->pump)
-        water_um -= PUMP_UM_PER_MS * dt;
+        water_um -= per(PUMP_UM_PER_S, dt);
     if (water_um < 0)
         water_um = 0;
     if (water_um > WATER_MAX_UM)
@@ -164,15 +170,15 @@ void hal_tick(uint32_t dt_ms)
 
     /* Temperature: heater adds, cold inflow and losses pull towards ambient. */
     if (heater)
-        temp_mc += HEAT_MC_PER_MS * dt;
+        temp_mc += per(HEAT_MC_PER_S, dt);
     temp_mc = towards(temp_mc, AMBIENT_C * 1000,
-                      (valve ? COLD_MC_PER_MS : 0) * dt + LOSS_MC_PER_MS * dt);
+                      per((valve ? COLD_MC_PER_S : 0) + LOSS_MC_PER_S, dt));
     if (temp_mc > 150000)
         temp_mc = 150000;
 
     /* Drum follows the commanded speed (coasts to 0 with the motor off). */
     int32_t target = outp->motor ? (int32_t)outp->motor_rpm * 1000 : 0;
-    rpm_m = towards(rpm_m, target, DRUM_MRPM_PER_MS * dt);
+    rpm_m = towards(rpm_m, target, per(DRUM_MRPM_PER_S, dt));
 
     pub_water = water_um / 1000;
     pub_temp  = temp_mc / 1000;
