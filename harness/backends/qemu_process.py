@@ -27,6 +27,12 @@ QEMU = "qemu-system-arm"
 QEMU_PACKAGE = "qemu-system-arm"
 
 
+def rundir_base() -> str:
+    """Where per-QEMU socket dirs go: ``$HARNESS_RUNDIR`` or /tmp (unix socket paths must stay
+    under 108 bytes, so not pytest's deep tmp dirs)."""
+    return os.environ.get("HARNESS_RUNDIR", "/tmp")
+
+
 def qemu_binary() -> str:
     path = shutil.which(QEMU)
     if path is None:
@@ -111,7 +117,7 @@ def start(target: Target, kernel: Path | None, name: str, timeout: float = 10.0)
     if target.qemu is None:
         raise HarnessError(f"target {target.name!r} has no 'qemu' section: it cannot run in the "
                            f"qemu world")
-    rundir = Path(tempfile.mkdtemp(prefix="qsm-", dir="/tmp"))
+    rundir = Path(tempfile.mkdtemp(prefix="qsm-", dir=rundir_base()))
     listeners: dict[str, socket.socket] = {}
     proc = None
     try:
@@ -170,5 +176,5 @@ def _accept_all(listeners: dict[str, socket.socket], proc: subprocess.Popen, run
 
 def socket_files_left() -> list[str]:
     """Run dirs of ours still on disk (for leak checks)."""
-    return sorted(str(p) for p in Path("/tmp").glob("qsm-*") if p.is_dir()
+    return sorted(str(p) for p in Path(rundir_base()).glob("qsm-*") if p.is_dir()
                   and p.stat().st_uid == os.getuid())

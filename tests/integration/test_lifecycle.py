@@ -1,5 +1,6 @@
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -103,8 +104,11 @@ def test_missing_qemu_names_the_apt_package(monkeypatch, tmp_path, target):
         qemu_process.start(target, None, "x")
 
 
-def test_bad_machine_is_an_error_with_qemu_message(target):
+def test_bad_machine_is_an_error_with_qemu_message(target, monkeypatch):
+    rundir = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))
+    monkeypatch.setenv("HARNESS_RUNDIR", str(rundir))
     bad = target.model_copy(update={"qemu": target.qemu.model_copy(update={"machine": "nope"})})
     with pytest.raises(Exception, match="(?s)exited with code 1 at start-up.*unsupported machine"):
         qemu_process.start(bad, None, "bad")
-    assert not [p for p in Path("/tmp").glob("qsm-*") if not any(p.iterdir())]
+    assert list(rundir.iterdir()) == []  # nothing left behind by the failed start
+    rundir.rmdir()

@@ -1,6 +1,8 @@
 """QEMU dying mid-test is an error naming the DUT, the step and the last console lines; the run
 goes on and leaves nothing behind."""
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,22 +28,26 @@ def test_next_one_runs(dut):
 """
 
 
-def _run(pytester, *args):
+def _run(pytester, monkeypatch, *args):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
     """)
     pytester.makepyfile(test_inner=INNER)
-    before = set(Path("/tmp").glob("qsm-*"))
-    result = pytester.runpytest_subprocess("--target", "qsm-washer", "--junitxml=j.xml",
-                                           "-p", "no:cacheprovider", *args)
-    assert set(Path("/tmp").glob("qsm-*")) <= before, "run dirs leaked"
+    rundir = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))
+    monkeypatch.setenv("HARNESS_RUNDIR", str(rundir))
+    try:
+        result = pytester.runpytest_subprocess("--target", "qsm-washer", "--junitxml=j.xml",
+                                               "-p", "no:cacheprovider", *args)
+        assert list(rundir.iterdir()) == [], "run dirs leaked"
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
     return result
 
 
 @pytest.mark.parametrize("scope", ["function", "module"])
-def test_killed_qemu_is_an_error_and_the_run_goes_on(pytester, scope):
-    result = _run(pytester, "--dut-scope", scope, "-v")
+def test_killed_qemu_is_an_error_and_the_run_goes_on(pytester, monkeypatch, scope):
+    result = _run(pytester, monkeypatch, "--dut-scope", scope, "-v")
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["*test_killed?qsm-washer? ERROR*",
                                  "*test_next_one_runs?qsm-washer? PASSED*"])
@@ -57,7 +63,7 @@ def test_killed_qemu_is_an_error_and_the_run_goes_on(pytester, scope):
     assert 'name="harness_outcome" value="error"' in xml
 
 
-def test_under_xdist(pytester):
-    result = _run(pytester, "-n", "2")
+def test_under_xdist(pytester, monkeypatch):
+    result = _run(pytester, monkeypatch, "-n", "2")
     result.stdout.fnmatch_lines(["*2 passed, 2 errors*"])
     assert result.ret == 1
