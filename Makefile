@@ -19,7 +19,7 @@ demo: sysdeps venv firmware
 
 test: sysdeps venv firmware
 	@mkdir -p $(RESULTS)
-	$(BIN)/pytest tests -n $(JOBS) --summary -p no:cacheprovider \
+	$(BIN)/pytest tests -n $(JOBS) -p no:cacheprovider \
 	    --junitxml=$(RESULTS)/junit.xml
 
 # System packages: installed with apt when missing and running as root; otherwise the exact

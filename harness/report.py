@@ -12,6 +12,7 @@ _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta",
 
 def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 110) -> str:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="QSM Harness — results", title_justify="left", expand=False)
@@ -22,7 +23,8 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     for nodeid, outcome, duration in rows:
         counts[outcome] = counts.get(outcome, 0) + 1
         style = _STYLE.get(outcome, "")
-        table.add_row(nodeid, f"[{style}]{outcome.upper()}[/]", f"{duration * 1e3:8.1f} ms")
+        table.add_row(escape(nodeid), f"[{style}]{outcome.upper()}[/]",
+                      f"{duration * 1e3:8.1f} ms")
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
     con.print(table)

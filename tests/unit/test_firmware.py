@@ -143,6 +143,16 @@ def test_build_runs_only_when_stale(tmp_path):
     assert (tmp_path / "count").read_text().count("built") == 1
 
 
+def test_missing_toolchain_names_the_apt_package(tmp_path, monkeypatch):
+    from harness.errors import ToolMissing
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "make").symlink_to(shutil.which("make"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(ToolMissing, match="arm-none-eabi-gcc.*apt-get install.*gcc-arm-none-eabi"):
+        build(["make", "-C", "firmware", "washer"], tmp_path / "x.elf", [], tmp_path)
+
+
 def test_build_failure_shows_output(tmp_path):
     with pytest.raises(FirmwareError, match=r"(?s)exit 3.*boom"):
         build(["sh", "-c", "echo boom; exit 3"], tmp_path / "x.elf", [], tmp_path)

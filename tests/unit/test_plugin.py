@@ -77,3 +77,25 @@ def test_harness_error_in_call_is_reported_as_error(pytester):
     result.stdout.fnmatch_lines(["*test_tool_broke*ERROR*", "*test_chip_wrong*FAILED*"])
     xml = (pytester.path / "j.xml").read_text()
     assert 'name="harness_outcome" value="error"' in xml
+
+
+def test_summary_table_keeps_parameter_ids_and_durations(pytester):
+    _project(pytester)
+    pytester.makepyfile("""
+        import pytest, time
+
+        @pytest.mark.parametrize("n", ["[a]", 2])
+        def test_p(n):
+            time.sleep(0.02)
+    """)
+    result = pytester.runpytest("--summary")
+    out = result.stdout.str()
+    assert "test_p[[a]]" in out and "test_p[2]" in out
+    assert "2 tests: 2 passed" in out
+    assert result.ret == 0
+
+
+def test_no_summary_without_the_option(pytester):
+    _project(pytester)
+    pytester.makepyfile("def test_a(): pass")
+    assert "QSM Harness — results" not in pytester.runpytest().stdout.str()

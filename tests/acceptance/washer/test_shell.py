@@ -42,7 +42,7 @@ def test_outputs_block_agrees_with_status(washer):
     ("start", 2, ""),
     ("start boil", 2, "unknown program boil"),
     ("x" * 81, 3, "line too long"),
-])
+], ids=["unknown-command", "missing-program", "unknown-program", "line-too-long"])
 def test_bad_commands_answer_err_with_code(dut, line, code, text):
     with pytest.raises(CommandError) as e:
         dut.command(line)
