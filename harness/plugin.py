@@ -17,6 +17,12 @@ _DUT = pytest.StashKey["object"]()
 _CALL_REPORT = pytest.StashKey["pytest.TestReport"]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "QSM Harness")
     g.addoption("--target", action="append", default=[], metavar="NAME",
@@ -33,11 +39,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where per-DUT logs go (default: ini harness_results, else results)")
     g.addoption("--no-build", action="store_true",
                 help="do not run make for stale firmware; use the ELF as it is")
+    g.addoption("--bench", default=None, metavar="YAML",
+                help="bench inventory (default: ini harness_bench)")
+    g.addoption("--slot", type=int, default=None, metavar="N",
+                help="bench slot this run uses (default: xdist worker index + 1, else 1)")
     g.addoption("--summary", action="store_true",
                 help="print a table of tests, outcomes and durations at the end")
     parser.addini("harness_targets", "default targets", type="linelist", default=[])
     parser.addini("harness_targets_dir", "directory of target YAML files", default="targets")
     parser.addini("harness_results", "directory for logs and results", default="results")
+    parser.addini("harness_bench", "bench inventory YAML",
+                  default="targets/benches/emulated.yaml")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -135,6 +147,26 @@ def harness_manager(request: pytest.FixtureRequest):
     manager.close_all()
 
 
+@pytest.fixture(scope="session")
+def bench(request: pytest.FixtureRequest):
+    """The bench inventory (``--bench``; default: the emulated bench)."""
+    from .bench import load_bench
+
+    opt = request.config.getoption("bench")
+    return load_bench(Path(opt) if opt else
+                      _rootdir(request.config) / request.config.getini("harness_bench"))
+
+
+@pytest.fixture(scope="session")
+def slot(request: pytest.FixtureRequest) -> int:
+    """The bench slot of this worker: ``--slot``, else xdist worker index + 1, else 1."""
+    opt = request.config.getoption("slot")
+    if opt is not None:
+        return opt
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    return int(worker[2:]) + 1
+
+
 @pytest.fixture
 def target(request: pytest.FixtureRequest, harness_manager):
     """The target description (parametrized over --target / ini harness_targets)."""
@@ -154,26 +186,38 @@ def _log_dir(item: pytest.Item, results: Path) -> Path:
 
 
 @pytest.fixture
-def dut(request: pytest.FixtureRequest, target, harness_manager):
+def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
     """A booted chip for ``target`` in the selected world, at power-on state."""
     item = request.node
+    hook = item.config.hook
     scope = harness_manager.options.dut_scope
     key = {"function": item.nodeid, "module": str(item.path), "session": "session"}[scope]
     log_dir = _log_dir(item, harness_manager.options.results)
-    the_dut, owned = harness_manager.acquire(target, key, log_dir)
+    hook.harness_power_on(target=target, slot=slot, item=item)
+    try:
+        the_dut, owned = harness_manager.acquire(target, key, log_dir)
+    except BaseException:
+        hook.harness_power_off(target=target, slot=slot, item=item)
+        raise
     item.stash.setdefault(_DUT, []).append(the_dut)
     for c in the_dut.consoles.values():
         if not owned:
             c.log.open(log_dir / f"{the_dut.name}.{c.name.split('/')[-1]}.log")
     _record_properties(item, the_dut, log_dir)
     try:
+        hook.harness_dut_ready(dut=the_dut, slot=slot, item=item)
         yield the_dut
     finally:
         call = item.stash.get(_CALL_REPORT, None)
         lost = not the_dut.alive
         diagnosis = the_dut.diagnosis() if lost else ""
-        if owned:
-            the_dut.close()
+        try:
+            if not lost:
+                hook.harness_dut_done(dut=the_dut, slot=slot, item=item)
+        finally:
+            if owned:
+                the_dut.close()
+            hook.harness_power_off(target=target, slot=slot, item=item)
         if lost and call is not None and call.passed:
             from .errors import DutLost
 
