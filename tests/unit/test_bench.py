@@ -19,11 +19,11 @@ def test_emulated_bench_loads():
 def test_bad_bench_names_file_and_field(tmp_path):
     p = tmp_path / "b.yaml"
     p.write_text(yaml.safe_dump({"name": "x", "probes": [{"uid": "u1", "slot": 0}]}))
-    with pytest.raises(ConfigError, match=r"b\.yaml.*probes\.0\.slot"):
+    with pytest.raises(ConfigError, match=r"(?s)b\.yaml.*probes\.0\.slot"):
         load_bench(p)
     p.write_text(yaml.safe_dump({"name": "x", "instruments": [
         {"name": "psu1", "kind": "psu", "resource": "TCPIP::1.2.3.4::5025::SOCKET"}]}))
-    with pytest.raises(ConfigError, match="psu1.*safety limits"):
+    with pytest.raises(ConfigError, match="(?s)psu1.*safety limits"):
         load_bench(p)
 
 
@@ -44,9 +44,8 @@ def test_lease_is_exclusive_across_processes_and_fails_at_once(tmp_path, monkeyp
     p.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(NoFreeResource, match="probe-A"):
-            with lease("probe-A"):
-                pass
+        with pytest.raises(NoFreeResource, match="probe-A"), lease("probe-A"):
+            pass
         with lease_first(["probe-A", "probe-B"], "probe matching qsm-washer") as got:
             assert got == "probe-B"
         with pytest.raises(NoFreeResource, match="no free probe matching x: all of probe-A"):
