@@ -39,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where per-DUT logs go (default: ini harness_results, else results)")
     g.addoption("--no-build", action="store_true",
                 help="do not run make for stale firmware; use the ELF as it is")
+    g.addoption("--probe", default=None, metavar="UID",
+                help="debug probe unique id for the pyocd world ('qemu:auto' starts an "
+                     "emulated chip); default: a free probe of the bench inventory")
     g.addoption("--bench", default=None, metavar="YAML",
                 help="bench inventory (default: ini harness_bench)")
     g.addoption("--slot", type=int, default=None, metavar="N",
@@ -140,7 +143,8 @@ def harness_manager(request: pytest.FixtureRequest):
                    firmware=parse_firmware_option(config.getoption("firmware")),
                    dut_scope=config.getoption("dut_scope"),
                    timeout_factor=config.getoption("timeout_factor"),
-                   build=not config.getoption("no_build"))
+                   build=not config.getoption("no_build"),
+                   probe=config.getoption("probe"))
     manager = DutManager(opts)
     config.stash[_MANAGER] = manager
     yield manager

@@ -28,6 +28,7 @@ class Options:
     dut_scope: str = "function"
     timeout_factor: float = 1.0
     build: bool = True
+    probe: str | None = None  # pyocd world: probe unique id
 
 
 def parse_firmware_option(values: list[str]) -> dict[str, Path]:
@@ -72,7 +73,8 @@ class DutManager:
             raise ConfigError(f"{target.source}: no 'qemu' section; {target.name} cannot run "
                               f"in the qemu world")
         return self.world.open(target, self.image(target), name=name, log_dir=log_dir,
-                               timeout_factor=self.options.timeout_factor)
+                               timeout_factor=self.options.timeout_factor,
+                               probe=self.options.probe)
 
     def acquire(self, target: Target, key: str, log_dir: Path) -> tuple[Dut, bool]:
         """A Dut for ``key``; (dut, owned_by_caller). Function scope: always new and owned."""

@@ -15,7 +15,8 @@ class World:
     name: str
     description: str
     capabilities: frozenset[str]
-    opener: str  # "module:function" returning a booted Dut
+    opener: str  # "module:function"(target, image, *, name, log_dir, timeout_factor, probe)
+    #              returning a booted Dut; it must accept and ignore options it does not use
 
     def open(self, *args, **kwargs):
         module, func = self.opener.split(":")

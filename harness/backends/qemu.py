@@ -169,8 +169,11 @@ class QemuBackend:
 
 
 def open_dut(target: Target, image: FirmwareImage, name: str | None = None,
-             log_dir: Path | None = None, timeout_factor: float = 1.0) -> Dut:
-    """Start QEMU with ``image`` and return a booted :class:`Dut` (closed on any failure)."""
+             log_dir: Path | None = None, timeout_factor: float = 1.0, **_world_options) -> Dut:
+    """Start QEMU with ``image`` and return a booted :class:`Dut` (closed on any failure).
+
+    World options meant for other worlds (``probe``...) are ignored here.
+    """
     factor = timeout_factor * (target.qemu.timeout_factor if target.qemu else 1.0)
     backend = QemuBackend(target, image, name or target.name, log_dir, factor)
     dut = Dut(target=target, image=image, world="qemu", backend=backend,
