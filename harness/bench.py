@@ -100,6 +100,23 @@ class Bench(_Model):
                 if i.kind == kind and (slot is None or i.slot in (None, slot))]
 
 
+def configured_bench(config) -> Bench:
+    """The run's inventory: ``--bench``, else ini ``harness_bench`` if that file exists, else an
+    empty bench (emulated chips, no instruments). Loaded once per pytest run."""
+    cached = getattr(config, "_harness_bench", None)
+    if cached is not None:
+        return cached
+    opt = config.getoption("bench")
+    if opt:
+        bench = load_bench(Path(opt))
+    else:
+        default = Path(config.rootpath) / config.getini("harness_bench")
+        bench = (load_bench(default) if default.exists()
+                 else Bench(name="none", description=f"no inventory at {default}"))
+    config._harness_bench = bench
+    return bench
+
+
 def load_bench(path: Path) -> Bench:
     path = Path(path)
     try:

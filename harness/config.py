@@ -49,11 +49,35 @@ class ConsoleSpec(_Model):
     baud: int = 115200
 
 
+class UartDrain(_Model):
+    """How to empty a UART's receive FIFO by reading it (QEMU's reset leaves it full)."""
+
+    data: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    status: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    mask: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    empty: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)] = Field(
+        description="status & mask == empty means the FIFO is empty")
+
+
+class RegisterWrite(_Model):
+    address: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    value: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+
+
 class QemuWorld(_Model):
     machine: str
     cpu: str | None = None
     extra_args: list[str] = Field(default_factory=list)
     timeout_factor: Annotated[float, Field(gt=0)] = 1.0
+    ram_fill: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)] = Field(
+        default=0, description="word a reused chip's RAM is scrubbed with between tests")
+    uart_drain: list[UartDrain] = Field(
+        default_factory=list, description="UART RX FIFOs to empty when a chip is reused")
+    reset_writes: list[RegisterWrite] = Field(
+        default_factory=list, max_length=24,
+        description="device registers QEMU's system_reset leaves alone: power-on values to "
+                    "restore when a chip is reused (done by the core: debugger writes to "
+                    "device registers are dropped)")
 
 
 class BenchWorld(_Model):

@@ -50,9 +50,12 @@ class ConsoleLog:
             self.open(path)
 
     def open(self, path: Path) -> None:
+        """(Re)open on ``path``; times restart from now (a reused chip gets a log per test)."""
         with self._lock:
             if self._fh:
                 self._fh.close()
+            self._t0 = time.monotonic()
+            self._partial = ""
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
             self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
@@ -103,6 +106,7 @@ class Console:
         self._cursor = 0
         self._cond = threading.Condition()
         self._closed: str | None = None
+        self._cleared_at = 0.0
         self._thread = threading.Thread(target=self._reader, name=f"console-{name}",
                                         daemon=True)
         self._thread.start()
@@ -125,6 +129,8 @@ class Console:
                 text = text[:-1] if held else text
                 text = text.replace("\r\n", "\n")
                 with self._cond:
+                    if now < self._cleared_at:
+                        continue  # read before a clear(): belongs to what was cleared
                     self._times.append((self._len, now))
                     self._buf.append(text)
                     self._len += len(text)
@@ -178,6 +184,7 @@ class Console:
             self._times.clear()
             self._len = 0
             self._cursor = 0
+            self._cleared_at = time.monotonic()
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float = 2.0,
                since: int | None = None, partial: bool = False) -> Match:

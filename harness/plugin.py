@@ -33,6 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="test this ELF instead of building the target's firmware")
     g.addoption("--dut-scope", default="function", choices=("function", "module", "session"),
                 help="how long one DUT lives (default function: a fresh boot per test)")
+    g.addoption("--dut-reuse", default="reset", choices=("reset", "fresh"),
+                help="function-scoped DUTs: 'reset' (default) reuses warm emulated chips, "
+                     "proven back at power-on state between tests; 'fresh' starts a new "
+                     "process per test")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness timeout (slow machines, sanitizers)")
     g.addoption("--results", default=None, metavar="DIR",
@@ -61,6 +65,9 @@ def pytest_configure(config: pytest.Config) -> None:
         f"({', '.join(sorted(worlds.WORLDS['qemu'].capabilities))})")
     config.addinivalue_line(
         "markers", "targets(*names): run only on these targets (intersected with --target)")
+    config.addinivalue_line(
+        "markers", "no_boot: hand the test its DUT at power-on state, halted at the reset "
+        "vector, not yet booted (qemu world); the test calls dut.boot()")
     if config.getoption("summary"):
         from .report import SummaryTable
 
@@ -144,7 +151,8 @@ def harness_manager(request: pytest.FixtureRequest):
                    dut_scope=config.getoption("dut_scope"),
                    timeout_factor=config.getoption("timeout_factor"),
                    build=not config.getoption("no_build"),
-                   probe=config.getoption("probe"))
+                   probe=config.getoption("probe"),
+                   dut_reuse=config.getoption("dut_reuse"))
     manager = DutManager(opts)
     config.stash[_MANAGER] = manager
     yield manager
@@ -154,11 +162,10 @@ def harness_manager(request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def bench(request: pytest.FixtureRequest):
     """The bench inventory (``--bench``; default: the emulated bench)."""
-    from .bench import load_bench
 
-    opt = request.config.getoption("bench")
-    return load_bench(Path(opt) if opt else
-                      _rootdir(request.config) / request.config.getini("harness_bench"))
+    from .bench import configured_bench
+
+    return configured_bench(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -199,7 +206,8 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
     log_dir = _log_dir(item, harness_manager.options.results)
     hook.harness_power_on(target=target, slot=slot, item=item)
     try:
-        the_dut, owned = harness_manager.acquire(target, key, log_dir)
+        boot = item.get_closest_marker("no_boot") is None
+        the_dut, owned = harness_manager.acquire(target, key, log_dir, boot=boot)
     except BaseException:
         hook.harness_power_off(target=target, slot=slot, item=item)
         raise

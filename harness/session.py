@@ -29,6 +29,7 @@ class Options:
     timeout_factor: float = 1.0
     build: bool = True
     probe: str | None = None  # pyocd world: probe unique id
+    dut_reuse: str = "reset"  # "reset": warm chips reset between tests; "fresh": a new process
 
 
 def parse_firmware_option(values: list[str]) -> dict[str, Path]:
@@ -53,6 +54,7 @@ class DutManager:
         self.catalog = TargetCatalog(options.targets_dir)
         self.world = worlds.get(options.world)
         self._open: dict[tuple[str, str], Dut] = {}
+        self._pools: dict[tuple[str, str], object] = {}
 
     def target(self, name: str) -> Target:
         return self.catalog.get(name)
@@ -68,18 +70,37 @@ class DutManager:
             fw.build(spec.build, elf, [root / s for s in spec.sources], root)
         return fw.load_image(elf, spec.version_symbol)
 
-    def open(self, target: Target, log_dir: Path | None, name: str | None = None) -> Dut:
+    def open(self, target: Target, log_dir: Path | None, name: str | None = None,
+             boot: bool = True) -> Dut:
         if self.options.world == "qemu" and target.qemu is None:
             raise ConfigError(f"{target.source}: no 'qemu' section; {target.name} cannot run "
                               f"in the qemu world")
         return self.world.open(target, self.image(target), name=name, log_dir=log_dir,
                                timeout_factor=self.options.timeout_factor,
-                               probe=self.options.probe)
+                               probe=self.options.probe, boot=boot)
 
-    def acquire(self, target: Target, key: str, log_dir: Path) -> tuple[Dut, bool]:
-        """A Dut for ``key``; (dut, owned_by_caller). Function scope: always new and owned."""
+    def pool(self, target: Target):
+        """The warm-chip pool for ``target``'s current image (qemu world)."""
+        from .backends.qemu_pool import QemuPool
+
+        image = self.image(target)
+        key = (target.name, image.sha256)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = QemuPool(target, image, self.options.timeout_factor)
+        return pool
+
+    def acquire(self, target: Target, key: str, log_dir: Path,
+                boot: bool = True) -> tuple[Dut, bool]:
+        """A Dut for ``key``; (dut, owned_by_caller). Function scope: always new and owned.
+
+        With ``dut_reuse == "reset"`` (qemu world) a function-scoped Dut comes from the pool:
+        a warm chip proven back at power-on state; closing it returns it to the pool.
+        """
         if self.options.dut_scope == "function":
-            return self.open(target, log_dir), True
+            if self.options.dut_reuse == "reset" and self.options.world == "qemu":
+                return self.pool(target).acquire(log_dir, boot=boot), True
+            return self.open(target, log_dir, boot=boot), True
         slot = (target.name, key)
         dut = self._open.get(slot)
         if dut is not None and not dut.alive:
@@ -99,3 +120,7 @@ class DutManager:
             _, dut = self._open.popitem()
             with contextlib.suppress(Exception):
                 dut.close()
+        while self._pools:
+            _, pool = self._pools.popitem()
+            with contextlib.suppress(Exception):
+                pool.close()

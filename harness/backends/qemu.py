@@ -169,7 +169,8 @@ class QemuBackend:
 
 
 def open_dut(target: Target, image: FirmwareImage, name: str | None = None,
-             log_dir: Path | None = None, timeout_factor: float = 1.0, **_world_options) -> Dut:
+             log_dir: Path | None = None, timeout_factor: float = 1.0, boot: bool = True,
+             **_world_options) -> Dut:
     """Start QEMU with ``image`` and return a booted :class:`Dut` (closed on any failure).
 
     World options meant for other worlds (``probe``...) are ignored here.
@@ -179,9 +180,10 @@ def open_dut(target: Target, image: FirmwareImage, name: str | None = None,
     dut = Dut(target=target, image=image, world="qemu", backend=backend,
               memory=backend.memory, execution=backend.execution, loader=backend.loader,
               consoles=backend.consoles, timeout_factor=factor, name=backend.name)
-    try:
-        dut.boot()
-    except BaseException:
-        dut.close()
-        raise
+    if boot:
+        try:
+            dut.boot()
+        except BaseException:
+            dut.close()
+            raise
     return dut

@@ -263,6 +263,7 @@ class RspClient:
         self.running = False
         self.registers: dict[str, Register] = {}
         self.last_stop: StopReply | None = None
+        self.breakpoints: set[tuple[int, bool]] = set()  # (address, hardware) currently set
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 5.0) -> RspClient:
@@ -367,6 +368,18 @@ class RspClient:
                 raise ProtocolError(f"gdbstub: cannot read register {name}: {reply!r}")
             return int.from_bytes(bytes.fromhex(reply.decode()), "little")
 
+    def read_all_registers(self) -> bytes:
+        """The raw ``g`` block (every register GDB numbers, target byte order)."""
+        with self.paused():
+            reply = self.conn.transact(b"g")
+            if not reply or reply[:1] == b"E":
+                raise ProtocolError(f"gdbstub: cannot read registers: {reply!r}")
+            return bytes.fromhex(reply.decode())
+
+    def write_all_registers(self, block: bytes) -> None:
+        with self.paused():
+            self._ok(self.conn.transact(b"G" + block.hex().encode()), "write of all registers")
+
     def write_register(self, name: str, value: int) -> None:
         reg = self._reg(name)
         raw = (value & ((1 << reg.bitsize) - 1)).to_bytes(reg.bitsize // 8, "little")
@@ -418,12 +431,18 @@ class RspClient:
             kind = b"1" if hardware else b"0"
             self._ok(self.conn.transact(b"Z%s,%x,2" % (kind, address)),
                      f"breakpoint at 0x{address:08x}")
+            self.breakpoints.add((address, hardware))
 
     def clear_breakpoint(self, address: int, hardware: bool = True) -> None:
         with self.paused():
             kind = b"1" if hardware else b"0"
             self._ok(self.conn.transact(b"z%s,%x,2" % (kind, address)),
                      f"breakpoint removal at 0x{address:08x}")
+            self.breakpoints.discard((address, hardware))
+
+    def clear_all_breakpoints(self) -> None:
+        for address, hardware in list(self.breakpoints):
+            self.clear_breakpoint(address, hardware)
 
     def monitor(self, command: str) -> str:
         """``monitor <command>`` (qRcmd); returns the text the stub printed."""

@@ -32,6 +32,7 @@ def _run(pytester, monkeypatch, *args):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
+        harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
     pytester.makepyfile(test_inner=INNER)
     rundir = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))

@@ -9,6 +9,7 @@ def _project(pytester):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
+        harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
 
 
