@@ -87,13 +87,17 @@ class Dut:
         self.step = f"command {cmd!r}"
         return self.console.command(cmd, timeout)
 
-    def boot(self) -> None:
-        """Power on and wait until the shell is ready; check the version the chip reports."""
+    def boot(self, version_read: VersionInfo | None = None) -> None:
+        """Power on and wait until the shell is ready; check the version the chip holds.
+
+        ``version_read``: the version block already read back from this chip's memory (a
+        reused chip's flash check reads it while halted), instead of reading it again.
+        """
         self.step = "boot"
         mark = self.console.mark() if self.consoles else 0
         self.backend.power_on()
         self._wait_ready(mark)
-        self.check_version()
+        self.check_version(version_read)
         self.step = "ready"
 
     def reset(self) -> None:
@@ -120,9 +124,9 @@ class Dut:
         fields = dict(kv.split("=", 1) for kv in self.command("version").split())
         return VersionInfo(fields["product"], fields["version"], fields["git"], fields["build"])
 
-    def check_version(self) -> VersionInfo:
+    def check_version(self, running: VersionInfo | None = None) -> VersionInfo:
         self.step = "version check"
-        running = self.read_version()
+        running = running or self.read_version()
         expected = self.image.version
         if running != expected:
             raise FirmwareError(f"{self.name}: the chip runs {running}, but the ELF "

@@ -126,11 +126,13 @@ class QemuPool:
     def acquire(self, log_dir: Path | None = None, boot: bool = True) -> Dut:
         """A DUT at power-on state: booted (default) or halted at the reset vector."""
         backend = None
+        version = None
         while backend is None and self._idle:
             candidate = self._idle.pop()
             try:
                 self.resetter.clean(candidate)
                 backend = candidate
+                version = self.resetter.version
                 self.stats["reused"] += 1
             except NotClean as exc:
                 self.discarded.append(str(exc))
@@ -150,7 +152,7 @@ class QemuPool:
                   name=backend.name)
         if boot:
             try:
-                dut.boot()
+                dut.boot(version)
             except BaseException:
                 self._busy.discard(id(backend))
                 backend.close()

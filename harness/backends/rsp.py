@@ -264,6 +264,9 @@ class RspClient:
         self.registers: dict[str, Register] = {}
         self.last_stop: StopReply | None = None
         self.breakpoints: set[tuple[int, bool]] = set()  # (address, hardware) currently set
+        # [lowest, highest) address written since the owner last reset it: the only way a
+        # test can change an emulated chip's flash is through this connection.
+        self.written: tuple[int, int] | None = None
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 5.0) -> RspClient:
@@ -342,6 +345,9 @@ class RspClient:
             return bytes(out)
 
     def write_memory(self, address: int, data: bytes) -> None:
+        if data:
+            lo, hi = self.written or (address, address + len(data))
+            self.written = (min(lo, address), max(hi, address + len(data)))
         with self.paused():
             view = memoryview(data)
             while view:
