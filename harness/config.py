@@ -44,7 +44,12 @@ class FirmwareSpec(_Model):
 
 
 class ConsoleSpec(_Model):
+    """A UART of the chip. ``shell``: a text console the harness reads (``dut.consoles``).
+    ``raw``: a byte channel for another protocol stack (e.g. SLCAN for python-can); the harness
+    does not read it but offers it as a pyserial URL (``dut.channels``)."""
+
     uart: Annotated[int, Field(ge=0, le=7)]
+    kind: Literal["shell", "raw"] = "shell"
     ready: str = Field(default="^READY$", description="regex printed once the shell listens")
     baud: int = 115200
 
@@ -115,7 +120,10 @@ class Target(_Model):
 
     @property
     def console_name(self) -> str:
-        return self.default_console or next(iter(self.consoles))
+        if self.default_console:
+            return self.default_console
+        shells = [n for n, c in self.consoles.items() if c.kind == "shell"]
+        return shells[0] if shells else next(iter(self.consoles))
 
     def region(self, kind: str) -> list[MemoryRegion]:
         return [r for r in self.memory if r.kind == kind]

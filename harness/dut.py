@@ -32,7 +32,8 @@ class Dut:
     def __init__(self, *, target: Target, image: FirmwareImage, world: str, backend: Backend,
                  memory: Memory | None = None, execution: Execution | None = None,
                  loader: Loader | None = None, consoles: dict[str, Console] | None = None,
-                 timeout_factor: float = 1.0, name: str | None = None) -> None:
+                 channels: dict[str, str] | None = None, timeout_factor: float = 1.0,
+                 name: str | None = None) -> None:
         self.target = target
         self.image = image
         self.world = world
@@ -41,6 +42,8 @@ class Dut:
         self.execution = execution
         self.loader = loader
         self.consoles = consoles or {}
+        # raw byte channels (e.g. SLCAN): name → pyserial URL ("socket://127.0.0.1:PORT")
+        self.channels = channels or {}
         self.timeout_factor = timeout_factor
         self.name = name or target.name
         self.step = "created"
@@ -62,6 +65,8 @@ class Dut:
             caps.add("loader")
         if self.consoles:
             caps.add("console")
+        if self.channels:
+            caps.add("channels")
         assert caps <= set(CAPABILITIES)
         return frozenset(caps)
 

@@ -106,5 +106,6 @@ CAPABILITIES = {
     "breakpoints": "hardware breakpoints",
     "loader": "program an image into the chip",
     "console": "a text console (UART)",
+    "channels": "raw byte channels (pyserial URLs) for protocol stacks such as SLCAN",
     "symbols": "typed access to firmware variables by name",
 }

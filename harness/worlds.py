@@ -27,7 +27,7 @@ WORLDS: dict[str, World] = {
     "qemu": World(
         "qemu", "QEMU system emulation of the CPU and board, real firmware ELF",
         frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
-                   "console"}),
+                   "console", "channels"}),
         "harness.backends.qemu:open_dut"),
 }
 

@@ -148,7 +148,8 @@ class QemuPool:
         dut = Dut(target=self.target, image=self.image, world="qemu",
                   backend=PooledBackend(self, backend), memory=backend.memory,
                   execution=backend.execution, loader=backend.loader,
-                  consoles=backend.consoles, timeout_factor=self.timeout_factor,
+                  consoles=backend.consoles, channels=backend.channels,
+                  timeout_factor=self.timeout_factor,
                   name=backend.name)
         if boot:
             try:

@@ -51,6 +51,7 @@ class QemuProcess:
     gdb: socket.socket
     qmp: socket.socket
     argv: list[str] = field(default_factory=list)
+    channels: dict[str, str] = field(default_factory=dict)  # raw UARTs: name → socket:// URL
 
     @property
     def pid(self) -> int:
@@ -97,13 +98,18 @@ def command_line(target: Target, rundir: Path, kernel: Path | None) -> list[str]
             "-S"]
     if q.cpu:
         argv += ["-cpu", q.cpu]
-    uarts = {spec.uart: name for name, spec in target.consoles.items()}
+    uarts = {spec.uart: spec for spec in target.consoles.values()}
     for index in range(max(uarts) + 1):
-        if index in uarts:
+        spec = uarts.get(index)
+        if spec is None:
+            argv += ["-serial", "null"]
+        elif spec.kind == "raw":
+            # QEMU listens (ephemeral port, Nagle off) for a client such as python-can's slcan
+            argv += ["-chardev", f"socket,id=con{index},host=127.0.0.1,port=0,server=on,"
+                     "wait=off,nodelay=on", "-serial", f"chardev:con{index}"]
+        else:
             argv += ["-chardev", f"socket,id=con{index},path={rundir}/con{index}.sock",
                      "-serial", f"chardev:con{index}"]
-        else:
-            argv += ["-serial", "null"]
     argv += ["-chardev", f"socket,id=gdb,path={rundir}/gdb.sock", "-gdb", "chardev:gdb",
              "-chardev", f"socket,id=qmp,path={rundir}/qmp.sock",
              "-mon", "chardev=qmp,mode=control"]
@@ -121,7 +127,8 @@ def start(target: Target, kernel: Path | None, name: str, timeout: float = 10.0)
     listeners: dict[str, socket.socket] = {}
     proc = None
     try:
-        uarts = {spec.uart: cname for cname, spec in target.consoles.items()}
+        uarts = {spec.uart: cname for cname, spec in target.consoles.items()
+                 if spec.kind == "shell"}
         channels = [f"con{i}" for i in uarts] + ["gdb", "qmp"]
         for ch in channels:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -112,3 +112,26 @@ def test_bad_machine_is_an_error_with_qemu_message(target, monkeypatch):
         qemu_process.start(bad, None, "bad")
     assert list(rundir.iterdir()) == []  # nothing left behind by the failed start
     rundir.rmdir()
+
+
+def test_raw_uart_channel_is_a_loopback_tcp_url(target):
+    """A ``raw`` UART (e.g. SLCAN) is served by QEMU on an ephemeral port, Nagle off."""
+    import socket
+
+    from harness.backends.qemu import open_dut
+    from harness.firmware import load_image
+
+    consoles = dict(target.consoles)
+    consoles["can"] = consoles["shell"].model_copy(update={"uart": 1, "kind": "raw"})
+    t = target.model_copy(update={"consoles": consoles})
+    dut = open_dut(t, load_image(Path(target.source).parents[1] / target.firmware.elf))
+    try:
+        assert "channels" in dut.capabilities
+        assert dut.console.name.endswith("/shell")
+        url = dut.channels["can"]
+        assert url.startswith("socket://127.0.0.1:")
+        host, port = url[len("socket://"):].split(":")
+        socket.create_connection((host, int(port)), timeout=2).close()
+        assert dut.command("status").startswith("state=IDLE")
+    finally:
+        dut.close()
