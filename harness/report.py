@@ -20,14 +20,28 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     table.add_column("outcome")
     table.add_column("duration", justify="right")
     counts: dict[str, int] = {}
-    for nodeid, outcome, duration in rows:
+    per_target: dict[str, dict[str, int]] = {}
+    for nodeid, outcome, duration, *rest in rows:
         counts[outcome] = counts.get(outcome, 0) + 1
+        target = rest[0] if rest and rest[0] else None
+        if target:
+            bucket = per_target.setdefault(target, {})
+            bucket[outcome] = bucket.get(outcome, 0) + 1
         style = _STYLE.get(outcome, "")
         table.add_row(escape(nodeid), f"[{style}]{outcome.upper()}[/]",
                       f"{duration * 1e3:8.1f} ms")
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
     con.print(table)
+    if len(per_target) > 1 or (per_target and len(per_target) != len(rows)):
+        chips = Table(title="per chip", title_justify="left")
+        chips.add_column("target")
+        for name in ("passed", "failed", "error", "skipped"):
+            chips.add_column(name, justify="right")
+        for target, c in sorted(per_target.items()):
+            chips.add_row(target, *(str(c.get(k, 0)) for k in
+                                    ("passed", "failed", "error", "skipped")))
+        con.print(chips)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     con.print(f"{len(rows)} tests: {summary or 'none'} in {elapsed:.2f} s; "
               f"logs under {results}/logs")
@@ -60,8 +74,11 @@ class SummaryTable:
             outcome = "error"
         row = self._index.get(report.nodeid)
         if row is None:
-            row = self._index[report.nodeid] = [report.nodeid, "passed", 0.0]
+            row = self._index[report.nodeid] = [report.nodeid, "passed", 0.0, None]
             self.rows.append(row)
+        target = dict(report.user_properties).get("target")
+        if target:
+            row[3] = target
         row[2] += report.duration
         if outcome is not None and row[1] != "error":
             row[1] = outcome
