@@ -58,6 +58,7 @@ lint: venv
 
 bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/boot_cycle.py
+	$(BIN)/python benchmarks/dut_pool.py
 
 clean:
 	$(MAKE) -C firmware clean
