@@ -12,15 +12,21 @@ JOBS ?= 2
 
 .PHONY: demo test sysdeps venv firmware lint bench clean distclean
 
+PYTEST := $(BIN)/pytest -n $(JOBS) -p no:cacheprovider
+
+# The acceptance suites on emulated chips: the qemu world, then the same tests through pyOCD
+# and the qemu: debug probe (the bench path).
 demo: sysdeps venv firmware
 	@mkdir -p $(RESULTS)
-	$(BIN)/pytest tests/acceptance -n $(JOBS) --summary -p no:cacheprovider \
-	    --junitxml=$(RESULTS)/junit-demo.xml
+	$(PYTEST) tests/acceptance --summary --junitxml=$(RESULTS)/junit-demo.xml
+	$(PYTEST) tests/acceptance --summary --world pyocd --probe qemu:auto \
+	    --junitxml=$(RESULTS)/junit-demo-pyocd.xml
 
 test: sysdeps venv firmware
 	@mkdir -p $(RESULTS)
-	$(BIN)/pytest tests -n $(JOBS) -p no:cacheprovider \
-	    --junitxml=$(RESULTS)/junit.xml
+	$(PYTEST) tests --junitxml=$(RESULTS)/junit.xml
+	$(PYTEST) tests/acceptance --world pyocd --probe qemu:auto \
+	    --junitxml=$(RESULTS)/junit-pyocd.xml
 
 # System packages: installed with apt when missing and running as root; otherwise the exact
 # command is printed and make stops.
@@ -28,6 +34,8 @@ sysdeps:
 	@missing=""; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi"; \
+	command -v gdb-multiarch >/dev/null || missing="$$missing gdb-multiarch"; \
+	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	dpkg -s libnewlib-arm-none-eabi >/dev/null 2>&1 || missing="$$missing libnewlib-arm-none-eabi"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -59,6 +67,8 @@ lint: venv
 bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/boot_cycle.py
 	$(BIN)/python benchmarks/dut_pool.py
+	$(BIN)/python benchmarks/pyocd_cycle.py
+	$(BIN)/python benchmarks/cocotb_bridge.py
 
 clean:
 	$(MAKE) -C firmware clean

@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("elf")
     e.add_argument("--version-symbol", default="fw_version")
     e.set_defaults(func=cmd_elf)
+    pr = sub.add_parser("probes", help="debug probes pyOCD sees, and the bench inventory's")
+    from .probes import cli as probes_cli
+
+    probes_cli.add_arguments(pr)
+    pr.set_defaults(func=probes_cli.cmd_probes)
     k = sub.add_parser("console", help="boot a target in QEMU and attach the terminal")
     k.add_argument("target")
     k.add_argument("--firmware", help="ELF to boot instead of the target's build")

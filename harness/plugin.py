@@ -142,6 +142,7 @@ def _all_capabilities() -> set[str]:
 @pytest.fixture(scope="session")
 def harness_manager(request: pytest.FixtureRequest):
     """The run's DutManager: targets, firmware images, open DUTs."""
+    from .bench import configured_bench
     from .session import DutManager, Options, parse_firmware_option
 
     config = request.config
@@ -152,7 +153,8 @@ def harness_manager(request: pytest.FixtureRequest):
                    timeout_factor=config.getoption("timeout_factor"),
                    build=not config.getoption("no_build"),
                    probe=config.getoption("probe"),
-                   dut_reuse=config.getoption("dut_reuse"))
+                   dut_reuse=config.getoption("dut_reuse"),
+                   bench=configured_bench(config), slot=_slot(config))
     manager = DutManager(opts)
     config.stash[_MANAGER] = manager
     yield manager
@@ -171,10 +173,14 @@ def bench(request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def slot(request: pytest.FixtureRequest) -> int:
     """The bench slot of this worker: ``--slot``, else xdist worker index + 1, else 1."""
-    opt = request.config.getoption("slot")
+    return _slot(request.config)
+
+
+def _slot(config: pytest.Config) -> int:
+    opt = config.getoption("slot")
     if opt is not None:
         return opt
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
     return int(worker[2:]) + 1
 
 

@@ -30,6 +30,8 @@ class Options:
     build: bool = True
     probe: str | None = None  # pyocd world: probe unique id
     dut_reuse: str = "reset"  # "reset": warm chips reset between tests; "fresh": a new process
+    bench: object = None  # harness.bench.Bench: the inventory (pyocd world: probes to lease)
+    slot: int | None = None  # this worker's bench slot
 
 
 def parse_firmware_option(values: list[str]) -> dict[str, Path]:
@@ -77,7 +79,8 @@ class DutManager:
                               f"in the qemu world")
         return self.world.open(target, self.image(target), name=name, log_dir=log_dir,
                                timeout_factor=self.options.timeout_factor,
-                               probe=self.options.probe, boot=boot)
+                               probe=self.options.probe, boot=boot,
+                               bench=self.options.bench, slot=self.options.slot)
 
     def pool(self, target: Target):
         """The warm-chip pool for ``target``'s current image (qemu world)."""

@@ -29,6 +29,15 @@ WORLDS: dict[str, World] = {
         frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
                    "console", "channels"}),
         "harness.backends.qemu:open_dut"),
+    "pyocd": World(
+        "pyocd", "a pyOCD session over a debug probe (qemu:auto: QEMU behind the qemu: probe)",
+        frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
+                   "console"}),
+        "harness.backends.pyocd:open_dut"),
+    "cocotb": World(
+        "cocotb", "QSM peripheral RTL blocks in an HDL simulator, through a lockstep bridge",
+        frozenset({"memory", "pins", "cycles"}),
+        "harness.backends.cocotb.world:open_dut"),
 }
 
 

@@ -1,0 +1,408 @@
+"""The pyocd world: the Dut protocols on a pyOCD session over a debug probe.
+
+``--probe UID`` picks the probe by unique id (a CMSIS-DAP/ST-Link/J-Link serial number on a
+bench); ``--probe qemu:auto`` starts an emulated chip — QEMU without ``-kernel`` behind the
+``qemu:`` probe — so pyOCD itself flashes it. Without ``--probe`` a free probe of the bench
+inventory is leased (the emulated bench offers ``qemu:auto``).
+
+One pyOCD session per DUT, opened here and closed on every exit path. pyOCD is imported only
+when a DUT of this world is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import time
+from pathlib import Path
+
+from ..config import Target
+from ..console import Console
+from ..dut import Dut
+from ..errors import ConfigError, DutLost, FirmwareError, HarnessError
+from ..firmware import FirmwareImage
+from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory
+
+AUTO = "qemu:auto"
+SESSION_OPTIONS = {
+    "connect_mode": "halt",
+    "reset.post_delay": 0.0,
+    "resume_on_disconnect": False,
+    "smart_flash": False,  # an emulated flash is written whole, faster than read-compare
+    "chip_erase": "sector",
+}
+
+
+def _translate(what: str):
+    """Method decorator: pyOCD errors become harness errors naming the probe and the step."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            from pyocd.core import exceptions
+
+            try:
+                return fn(self, *args, **kwargs)
+            except exceptions.ProbeDisconnected as exc:
+                raise DutLost(f"probe {self.backend.uid}: lost during {what}: {exc}\n"
+                              f"{self.backend.diagnosis()}") from None
+            except exceptions.Error as exc:
+                if not self.backend.alive:
+                    raise DutLost(f"probe {self.backend.uid}: lost during {what}: {exc}\n"
+                                  f"{self.backend.diagnosis()}") from None
+                raise HarnessError(f"probe {self.backend.uid}: {what} failed: {exc}") from None
+        return wrapper
+    return deco
+
+
+class PyocdMemory(Memory):
+    def __init__(self, backend: PyocdBackend) -> None:
+        self.backend = backend
+
+    @property
+    def target(self):
+        return self.backend.session.target
+
+    @_translate("memory read")
+    def read(self, address: int, length: int) -> bytes:
+        return bytes(self.target.read_memory_block8(address, length))
+
+    @_translate("memory write")
+    def write(self, address: int, data: bytes) -> None:
+        self.target.write_memory_block8(address, bytes(data))
+
+
+_REASONS = {"BREAKPOINT": "trap", "WATCHPOINT": "watchpoint", "VECTOR_CATCH": "reset",
+            "EXTERNAL": "interrupt"}
+
+
+class PyocdExecution(Execution):
+    """Run control, core registers and hardware breakpoints through pyOCD's CortexM."""
+
+    def __init__(self, backend: PyocdBackend, poll: float = 0.0005) -> None:
+        self.backend = backend
+        self.poll = poll
+        self._last = "interrupt"  # why the core last stopped, as far as we caused it
+
+    @property
+    def target(self):
+        return self.backend.session.target
+
+    def _halt_info(self, default: str) -> Halt:
+        """DFSR says breakpoint/vector catch; a plain HALTED is a halt request or a step, which
+        only the caller knows (``default``)."""
+        reason = self.target.get_halt_reason()
+        self._last = _REASONS.get(getattr(reason, "name", ""), default)
+        return Halt(self._last, self.target.read_core_register("pc"))
+
+    @_translate("halt")
+    def halt(self) -> Halt:
+        if self.target.is_halted():
+            return self._halt_info(self._last)
+        self.target.halt()
+        return self._halt_info("interrupt")
+
+    @_translate("resume")
+    def resume(self) -> None:
+        self.target.resume()
+
+    @_translate("step")
+    def step(self) -> Halt:
+        if not self.target.is_halted():
+            self.target.halt()
+        self.target.step()
+        self._last = "trap"
+        return Halt("trap", self.target.read_core_register("pc"))
+
+    @_translate("reset")
+    def reset(self, halt: bool = False) -> None:
+        if halt:
+            self.target.reset_and_halt()
+            self._last = "reset"
+        else:
+            self.target.reset()
+
+    @property
+    @_translate("state query")
+    def is_halted(self) -> bool:
+        return self.target.is_halted()
+
+    @_translate("register read")
+    def read_register(self, name: str) -> int:
+        return self.target.read_core_register(name.lower())
+
+    @_translate("register write")
+    def write_register(self, name: str, value: int) -> None:
+        self.target.write_core_register(name.lower(), value)
+
+    @_translate("register read")
+    def registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        was_halted = self.target.is_halted()
+        if not was_halted:
+            self.target.halt()
+        try:
+            values = self.target.read_core_registers_raw([n.lower() for n in names])
+        finally:
+            if not was_halted:
+                self.target.resume()
+        return dict(zip(names, values, strict=True))
+
+    @_translate("breakpoint")
+    def set_breakpoint(self, address: int) -> None:
+        from pyocd.core.target import Target as PyocdTarget
+
+        if not self.target.set_breakpoint(address & ~1, PyocdTarget.BreakpointType.HW):
+            raise HarnessError(f"probe {self.backend.uid}: no free hardware breakpoint for "
+                               f"0x{address:08x}")
+        self.target.selected_core.bp_manager.flush()  # pyOCD applies them lazily (on resume)
+
+    @_translate("breakpoint removal")
+    def clear_breakpoint(self, address: int) -> None:
+        self.target.remove_breakpoint(address & ~1)
+        self.target.selected_core.bp_manager.flush()
+
+    @_translate("wait for halt")
+    def wait_halt(self, timeout: float) -> Halt | None:
+        deadline = time.monotonic() + timeout
+        while not self.target.is_halted():
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll)
+        return self._halt_info("trap")
+
+
+def _quiet(_fraction: float) -> None:
+    """FileProgrammer progress: nothing on the terminal (pytest captures; logs say enough)."""
+
+
+class PyocdLoader(Loader):
+    """FileProgrammer for the image, then a read-back verify of every load segment."""
+
+    def __init__(self, backend: PyocdBackend, memory: Memory) -> None:
+        self.backend = backend
+        self.memory = memory
+
+    @_translate("flash programming")
+    def load(self, image: FirmwareImage) -> None:
+        from pyocd.flash.file_programmer import FileProgrammer
+
+        target = self.backend.session.target
+        if not target.is_halted():
+            target.halt()
+        FileProgrammer(self.backend.session, progress=_quiet).program(
+            str(image.path), file_format="elf")
+        if problems := self.verify(image):
+            raise FirmwareError(f"{image.path.name}: verify after flashing through probe "
+                                f"{self.backend.uid} failed: " + "; ".join(problems))
+        target.reset_and_halt()
+
+    def verify(self, image: FirmwareImage) -> list[str]:
+        out = []
+        for seg in image.segments:
+            got = self.memory.read(seg.address, len(seg.data))
+            if got != seg.data:
+                first = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=True))
+                             if a != b)
+                out.append(f"segment 0x{seg.address:08x}+{len(seg.data)} differs from "
+                           f"0x{seg.address + first:08x}")
+        return out
+
+    @_translate("mass erase")
+    def mass_erase(self) -> None:
+        from pyocd.flash.eraser import FlashEraser
+
+        FlashEraser(self.backend.session, FlashEraser.Mode.CHIP).erase()
+
+
+class PyocdBackend:
+    """Owns the probe lease, the emulated chip (``qemu:auto``), the session and the consoles."""
+
+    world = "pyocd"
+
+    def __init__(self, target: Target, image: FirmwareImage, name: str, probe: str | None,
+                 log_dir: Path | None, timeout_factor: float, bench=None,
+                 slot: int | None = None) -> None:
+        self.target = target
+        self.bench = bench
+        self.slot = slot
+        self.image = image
+        self.name = name
+        self.process = None  # QemuProcess for qemu:auto
+        self.session = None
+        self.consoles: dict[str, Console] = {}
+        self._stack = contextlib.ExitStack()
+        try:
+            self.uid, console_port = self._choose_probe(probe)
+            if self.uid == AUTO:
+                self.uid = self._start_emulated(timeout_factor)
+                streams = dict(self.process.consoles)
+            else:
+                streams = self._bench_consoles(console_port)
+            self.consoles = {
+                cname: Console(sock, f"{name}/{cname}",
+                               log_dir / f"{name}.{cname}.log" if log_dir else None,
+                               timeout_factor)
+                for cname, sock in streams.items()}
+            self._stack.callback(self._close_consoles)
+            self.session = self._open_session()
+        except BaseException:
+            self._stack.close()
+            raise
+        self.memory = PyocdMemory(self)
+        self.execution = PyocdExecution(self)
+        self.loader = PyocdLoader(self, self.memory)
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _choose_probe(self, probe: str | None) -> tuple[str, str | None]:
+        from .. import bench as bench_mod
+
+        inventory = self.bench if self.bench is not None else _bench_inventory(self.target)
+        if probe is not None:
+            entry = next((p for p in inventory.probes if p.uid == probe), None) \
+                if inventory else None
+            if probe != AUTO:
+                self._stack.enter_context(bench_mod.lease(probe))
+            return probe, entry.console if entry else None
+        if inventory is None:
+            return AUTO, None
+        candidates = (inventory.probes_for(self.target.name, slot=self.slot)
+                      or inventory.probes_for(self.target.name))
+        uid = self._stack.enter_context(bench_mod.lease_first(
+            list(dict.fromkeys(p.uid for p in candidates)),
+            f"probe matching target {self.target.name} in {inventory.source}"))
+        entry = next(p for p in candidates if p.uid == uid)
+        return uid, entry.console
+
+    def _start_emulated(self, timeout_factor: float) -> str:
+        from ..probes import launch
+        from . import qemu_process
+
+        if self.target.qemu is None:
+            raise ConfigError(f"{self.target.source}: no 'qemu' section; probe {AUTO} cannot "
+                              f"emulate {self.target.name}")
+        self.process = qemu_process.start(self.target, None, self.name,
+                                          timeout=10.0 * timeout_factor)
+        self._stack.callback(self.process.close)
+        path = str(self.process.rundir / "gdb.sock")
+        uid = launch.register(path, self.process.gdb, self.target.qemu.machine,
+                              f"{self.name} ({self.target.qemu.machine})")
+        self._stack.callback(launch.unregister, path)
+        return uid
+
+    def _bench_consoles(self, port: str | None) -> dict:
+        from .pyocd_serial import open_console_stream
+
+        if port is None:
+            return {}
+        spec = self.target.consoles[self.target.console_name]
+        stream = open_console_stream(port, spec.baud)
+        self._stack.callback(stream.close)
+        return {self.target.console_name: stream}
+
+    def _open_session(self):
+        from pyocd.core.helpers import ConnectHelper
+
+        options = dict(SESSION_OPTIONS)
+        if not self.uid.startswith("qemu:"):
+            if self.target.bench is None:
+                raise ConfigError(f"{self.target.source}: no 'bench' section; the pyOCD target "
+                                  f"type of {self.target.name} is unknown")
+            options["target_override"] = self.target.bench.pyocd_target
+        session = ConnectHelper.session_with_chosen_probe(
+            unique_id=self.uid, blocking=False, return_first=True, auto_open=False,
+            options=options)
+        if session is None or session.probe.unique_id.lower() != self.uid.lower():
+            known = [p.unique_id for p in ConnectHelper.get_all_connected_probes(
+                blocking=False, print_wait_message=False)]
+            raise HarnessError(f"no debug probe with unique id {self.uid!r}; available: "
+                               f"{', '.join(known) or 'none'}")
+        try:
+            session.open()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                session.close()
+            from pyocd.core import exceptions
+
+            if isinstance(exc, exceptions.Error):
+                raise DutLost(f"probe {self.uid}: cannot connect: {exc}\n"
+                              f"{self.diagnosis()}") from None
+            raise
+        self._stack.callback(self._close_session, session)
+        return session
+
+    @staticmethod
+    def _close_session(session) -> None:
+        with contextlib.suppress(Exception):
+            session.close()
+
+    def _close_consoles(self) -> None:
+        for c in self.consoles.values():
+            c.close()
+
+    # -- Backend protocol --------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        if self.process is not None and not self.process.alive:
+            return False
+        probe = getattr(self.session, "probe", None)
+        return self.session is not None and self.session.is_open and \
+            probe is not None and probe.is_open
+
+    def diagnosis(self) -> str:
+        text = f"pyOCD session on probe {getattr(self, 'uid', '?')}"
+        if self.process is not None:
+            text += f"; {self.process.diagnosis()}"
+        return text
+
+    def power_on(self) -> None:
+        """Flash the image (pyOCD FileProgrammer), verify it, and let the chip run from reset."""
+        if not self.alive:
+            raise DutLost(f"{self.name}: {self.diagnosis()}")
+        self.flash_and_run()
+
+    def flash_and_run(self) -> None:
+        self.loader.load(self.image)
+        self.execution.resume()
+
+    def close(self) -> int | None:
+        code = None
+        process = self.process
+        self._stack.close()
+        if process is not None:
+            code = process.proc.returncode
+        return code
+
+
+def _bench_inventory(target: Target):
+    """The bench inventory: ``$HARNESS_BENCH``, else targets/benches/emulated.yaml."""
+    from ..bench import load_bench
+
+    env = os.environ.get("HARNESS_BENCH")
+    if env:
+        return load_bench(Path(env))
+    if target.source is not None:
+        default = Path(target.source).parent / "benches" / "emulated.yaml"
+        if default.exists():
+            return load_bench(default)
+    return None
+
+
+def open_dut(target: Target, image: FirmwareImage, *, name: str | None = None,
+             log_dir: Path | None = None, timeout_factor: float = 1.0,
+             probe: str | None = None, bench=None, slot: int | None = None,
+             **_world_options) -> Dut:
+    """Open a pyOCD session on ``probe`` (default: the bench inventory's, ``qemu:auto`` on the
+    emulated bench), flash ``image`` and return a booted :class:`Dut` (closed on any failure)."""
+    factor = timeout_factor * (target.bench.timeout_factor if target.bench else 1.0)
+    backend = PyocdBackend(target, image, name or target.name, probe, log_dir, factor,
+                           bench=bench, slot=slot)
+    dut = Dut(target=target, image=image, world="pyocd", backend=backend,
+              memory=backend.memory, execution=backend.execution, loader=backend.loader,
+              consoles=backend.consoles, timeout_factor=factor, name=backend.name)
+    try:
+        dut.boot()
+    except BaseException:
+        dut.close()
+        raise
+    return dut

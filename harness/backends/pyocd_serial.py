@@ -1,0 +1,68 @@
+"""A bench console: a serial port (a probe's VCOM, a USB-UART) or a unix socket, as a stream
+socket :class:`harness.console.Console` can read.
+
+The bench inventory names the port (``console: /dev/ttyACM0``). pyserial is imported only when a
+real serial port is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import stat
+from pathlib import Path
+
+from ..errors import HarnessError
+
+
+class SerialStream:
+    """The socket calls Console uses (recv, sendall, shutdown, close) on a pyserial port."""
+
+    def __init__(self, port: str, baud: int) -> None:
+        try:
+            import serial
+        except ImportError:
+            raise HarnessError(f"console {port}: pyserial is not installed "
+                               f"(pip install pyserial)") from None
+        try:
+            self.port = serial.Serial(port, baud, timeout=None)
+        except (serial.SerialException, OSError) as exc:
+            raise HarnessError(f"console {port}: cannot open the serial port ({exc})") from None
+        self.name = port
+        self._closed = False
+
+    def recv(self, n: int) -> bytes:
+        if self._closed:
+            return b""
+        first = self.port.read(1)  # blocks until a byte, or cancel_read()
+        if not first:
+            return b""
+        return first + self.port.read(min(n - 1, self.port.in_waiting))
+
+    def sendall(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    def shutdown(self, _how: int) -> None:
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self.port.cancel_read()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self.port.close()
+
+
+def open_console_stream(where: str, baud: int):
+    """A connected stream for ``where``: a unix socket path (emulated bench) or a serial port."""
+    path = Path(where)
+    if path.exists() and stat.S_ISSOCK(path.stat().st_mode):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(path))
+        except OSError as exc:
+            s.close()
+            raise HarnessError(f"console {where}: cannot connect ({exc})") from None
+        return s
+    return SerialStream(where, baud)

@@ -1,0 +1,225 @@
+"""The Cortex-M debug registers QEMU does not emulate, answered from state kept here.
+
+* DHCSR: C_DEBUGEN/C_HALT/C_STEP/C_MASKINTS written with DBGKEY become halt, step and
+  continue; reads give S_HALT from the gdbstub's view, S_REGRDY after each DCRSR transfer,
+  S_RESET_ST once after a reset, S_RETIRE_ST while running.
+* DCRSR/DCRDR: a register transfer is a ``p``/``P`` packet done when DCRSR is written.
+* DEMCR: kept; VC_CORERESET decides whether a reset stays halted.
+* DFSR: the halt reason (HALTED, BKPT, VCATCH), write-one-to-clear.
+* AIRCR: SYSRESETREQ/VECTRESET with VECTKEY reset the VM; reads come from QEMU.
+* FPB: comparators become ``Z1``/``z1`` hardware breakpoints (when FP_CTRL is enabled).
+* ROM table and the SCS/FPB identification registers.
+
+Everything else returns None from :meth:`read32` / False from :meth:`write32`: plain memory,
+forwarded by the caller.
+"""
+
+from __future__ import annotations
+
+from .coresight import CLASS_GENERIC, CLASS_ROM_TABLE, ROM_TABLE, component_id_words
+from .gdb_core import GdbCore
+
+DHCSR, DCRSR, DCRDR, DEMCR = 0xE000EDF0, 0xE000EDF4, 0xE000EDF8, 0xE000EDFC
+DFSR, AIRCR = 0xE000ED30, 0xE000ED0C
+SCS, FPB = 0xE000E000, 0xE0002000
+DBGKEY = 0xA05F << 16
+C_DEBUGEN, C_HALT, C_STEP, C_MASKINTS = 1, 1 << 1, 1 << 2, 1 << 3
+S_REGRDY, S_HALT, S_RETIRE_ST, S_RESET_ST = 1 << 16, 1 << 17, 1 << 24, 1 << 25
+DCRSR_REGWNR = 1 << 16
+VC_CORERESET = 1
+DFSR_HALTED, DFSR_BKPT, DFSR_VCATCH = 1, 1 << 1, 1 << 3
+VECTKEY = 0x05FA << 16
+SYSRESETREQ, VECTRESET = 1 << 2, 1
+FP_CTRL, FP_REMAP, FP_COMP0 = FPB, FPB + 4, FPB + 8
+FP_KEY, FP_ENABLE = 1 << 1, 1
+NUM_CODE, NUM_LIT = 6, 2
+
+# SCS part numbers by core (v7-M SCS, v6-M SCS)
+SCS_PART = {"cortex-m0": 0x008, "cortex-m0plus": 0x008, "cortex-m3": 0x000,
+            "cortex-m4": 0x00C, "cortex-m4f": 0x00C, "cortex-m7": 0x00C}
+
+
+def _rom_entry(base: int) -> int:
+    return ((base - ROM_TABLE) & 0xFFFFF000) | 0x3
+
+
+class DebugUnit:
+    """Emulated debug registers of one core on top of :class:`GdbCore`."""
+
+    def __init__(self, core: GdbCore, cpu: str = "cortex-m3") -> None:
+        self.core = core
+        self.lock = core.lock
+        self.dhcsr_ctrl = 0  # C_* bits last written
+        self.regrdy = True
+        self.reset_seen = False
+        self.dcrdr = 0
+        self.demcr = 0
+        self.dfsr = 0
+        self.fp_ctrl = 0
+        self.fp_comp = [0] * (NUM_CODE + NUM_LIT)
+        self.inserted: set[int] = set()  # breakpoints the stub holds
+        self.ids: dict[int, int] = {}
+        for base, part, cls in ((ROM_TABLE, 0x4C3, CLASS_ROM_TABLE),
+                                (SCS, SCS_PART.get(cpu, 0x000), CLASS_GENERIC),
+                                (FPB, 0x003, CLASS_GENERIC)):
+            self.ids.update({base + off: v for off, v in component_id_words(part, cls).items()})
+        self.ids.update({ROM_TABLE: _rom_entry(SCS), ROM_TABLE + 4: _rom_entry(FPB),
+                         ROM_TABLE + 8: 0, ROM_TABLE + 0xFCC: 1})
+
+    # -- halt state --------------------------------------------------------------------------
+    def _note_stop(self) -> None:
+        """Take a stop the VM reported by itself (breakpoint) into DFSR."""
+        stop = self.core.poll_stop()
+        if stop is not None:
+            self.dfsr |= DFSR_BKPT if stop.signal == 5 else DFSR_HALTED
+
+    @property
+    def halted(self) -> bool:
+        with self.lock:
+            self._note_stop()
+            return not self.core.running
+
+    # -- register file -----------------------------------------------------------------------
+    def handles(self, address: int) -> bool:
+        return (address in (DHCSR, DCRSR, DCRDR, DEMCR, DFSR, AIRCR) or address in self.ids
+                or FPB <= address < FP_COMP0 + 4 * len(self.fp_comp)
+                or ROM_TABLE <= address < ROM_TABLE + 0x1000)
+
+    def read32(self, address: int) -> int | None:
+        with self.lock:
+            if address == DHCSR:
+                return self._read_dhcsr()
+            if address == DCRDR:
+                return self.dcrdr
+            if address == DCRSR:
+                return 0
+            if address == DEMCR:
+                return self.demcr
+            if address == DFSR:
+                self._note_stop()
+                return self.dfsr
+            if address in self.ids:
+                return self.ids[address]
+            if address == FP_CTRL:
+                return self.fp_ctrl & FP_ENABLE | NUM_CODE << 4 | NUM_LIT << 8
+            if address == FP_REMAP:
+                return 0
+            if FP_COMP0 <= address < FP_COMP0 + 4 * len(self.fp_comp):
+                return self.fp_comp[(address - FP_COMP0) // 4]
+            if ROM_TABLE <= address < ROM_TABLE + 0x1000:
+                return 0
+            return None  # AIRCR and all else: QEMU answers
+
+    def _read_dhcsr(self) -> int:
+        halted = self.halted
+        value = self.dhcsr_ctrl & (C_DEBUGEN | C_STEP | C_MASKINTS)
+        if halted:
+            value |= S_HALT | C_HALT
+        else:
+            value |= S_RETIRE_ST
+        if self.regrdy:
+            value |= S_REGRDY
+        if self.reset_seen:
+            value |= S_RESET_ST
+            self.reset_seen = False
+        return value
+
+    def write32(self, address: int, value: int) -> bool:
+        with self.lock:
+            if address == DHCSR:
+                if value & 0xFFFF0000 == DBGKEY:
+                    self._write_dhcsr(value & 0xFFFF)
+                return True
+            if address == DCRSR:
+                self._transfer(value)
+                return True
+            if address == DCRDR:
+                self.dcrdr = value
+                return True
+            if address == DEMCR:
+                self.demcr = value
+                return True
+            if address == DFSR:
+                self._note_stop()
+                self.dfsr &= ~value
+                return True
+            if address == AIRCR:
+                if value & 0xFFFF0000 == VECTKEY and value & (SYSRESETREQ | VECTRESET):
+                    self._reset()
+                    return True
+                return False  # other AIRCR fields: a device-register write
+            if address == FP_CTRL:
+                if value & FP_KEY:
+                    self.fp_ctrl = value & FP_ENABLE
+                    self._sync_breakpoints()
+                return True
+            if FP_COMP0 <= address < FP_COMP0 + 4 * len(self.fp_comp):
+                self.fp_comp[(address - FP_COMP0) // 4] = value
+                self._sync_breakpoints()
+                return True
+            return self.handles(address)  # read-only identification: writes ignored
+
+    def _write_dhcsr(self, ctrl: int) -> None:
+        self.dhcsr_ctrl = ctrl
+        halted = self.halted
+        if not ctrl & C_DEBUGEN:
+            if halted:
+                self.core.resume()
+            return
+        if ctrl & C_HALT:
+            if not halted:
+                self.core.halt()
+                self._note_stop()  # a breakpoint that won the race
+                self.dfsr |= DFSR_HALTED
+        elif halted:
+            if ctrl & C_STEP:
+                self.core.step()
+                self.dfsr |= DFSR_HALTED
+            else:
+                self.core.resume()
+
+    def _transfer(self, dcrsr: int) -> None:
+        regsel = dcrsr & 0x7F
+        self.regrdy = False
+        if dcrsr & DCRSR_REGWNR:
+            self.core.write_core_register(regsel, self.dcrdr)
+        else:
+            self.dcrdr = self.core.read_core_register(regsel)
+        self.regrdy = True
+
+    def _reset(self) -> None:
+        self.core.reset()  # leaves the VM stopped at the reset vector
+        self.reset_seen = True
+        self.regrdy = True
+        self.inserted_after_reset()
+        if self.demcr & VC_CORERESET:
+            self.dfsr |= DFSR_VCATCH
+        else:
+            self.core.resume()
+
+    def inserted_after_reset(self) -> None:
+        """QEMU keeps gdbstub breakpoints across a reset, as the FPB would: nothing to redo."""
+
+    # -- FPB ---------------------------------------------------------------------------------
+    def wanted_breakpoints(self) -> set[int]:
+        if not self.fp_ctrl & FP_ENABLE:
+            return set()
+        out = set()
+        for comp in self.fp_comp[:NUM_CODE]:
+            if comp & 1:
+                base = comp & 0x1FFFFFFC
+                replace = comp >> 30 & 3
+                if replace in (1, 3):
+                    out.add(base)
+                if replace in (2, 3):
+                    out.add(base + 2)
+        return out
+
+    def _sync_breakpoints(self) -> None:
+        want = self.wanted_breakpoints()
+        for addr in sorted(self.inserted - want):
+            self.core.clear_breakpoint(addr)
+            self.inserted.discard(addr)
+        for addr in sorted(want - self.inserted):
+            self.core.set_breakpoint(addr)
+            self.inserted.add(addr)

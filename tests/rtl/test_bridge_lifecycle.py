@@ -1,0 +1,73 @@
+"""A lost or silent test process never keeps a simulator alive; start-up failures are errors
+that name the block and show the simulator's log."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.backends.cocotb.rtl import open_rtl
+from harness.errors import DutLost, HarnessError
+
+
+@pytest.fixture
+def block(rtl_blocks):
+    return rtl_blocks["qsm_pwm"]
+
+
+@pytest.fixture
+def dirs(tmp_path, request):
+    root = Path(request.config.rootpath) / "results" / "rtl-build"
+    return {"build_root": root, "run_dir": tmp_path / "run"}
+
+
+def test_simulator_ends_when_the_client_disappears(block, dirs, rtl_simulator):
+    rtl = open_rtl(block, simulator=rtl_simulator, waves=False, **dirs)
+    rtl.regs.PWM.DUTY.write(3)
+    rtl.client.sock.close()                      # as if the test process died
+    rtl.thread.join(60)
+    assert not rtl.thread.is_alive()
+    assert "test process lost" in rtl.thread.outcome() + "\n".join(rtl.thread.log_tail(40))
+
+
+def test_simulator_gives_up_on_a_silent_client(block, dirs, rtl_simulator):
+    rtl = open_rtl(block, simulator=rtl_simulator, waves=False, idle_timeout=0.5, **dirs)
+    rtl.thread.join(60)                          # no request for 0.5 s
+    assert not rtl.thread.is_alive()
+    with pytest.raises(DutLost, match="qsm_pwm: simulator lost during READ"):
+        rtl.regs.PWM.ID.read()
+    assert rtl.close() != "passed"
+
+
+def test_broken_rtl_is_an_error_naming_the_block(block, dirs, tmp_path, rtl_simulator):
+    bad = tmp_path / "broken.v"
+    bad.write_text("module qsm_pwm(input wire clk; endmodule\n")
+    broken = block.model_copy(update={"sources": [bad]})
+    with pytest.raises(HarnessError, match=r"(?s)building RTL block 'qsm_pwm'.*broken.v:1"):
+        open_rtl(broken, simulator=rtl_simulator, build_root=tmp_path / "b",
+                 run_dir=tmp_path / "r")
+
+
+def test_failing_test_keeps_its_waveform(pytester, request):
+    root = Path(request.config.rootpath)
+    pytester.makeini(f"[pytest]\nharness_rtl_blocks = {root}/firmware/rtl/blocks.yaml\n")
+    pytester.makepyfile(test_w="""
+        import pytest
+
+        @pytest.mark.rtl_block("qsm_pwm")
+        def test_fails(rtl):
+            rtl.regs.PWM.CTRL.EN = 1
+            rtl.wait_cycles(50)
+            assert rtl.regs.PWM.COUNT.read() == 0
+
+        @pytest.mark.rtl_block("qsm_pwm")
+        def test_passes(rtl):
+            rtl.wait_cycles(5)
+    """)
+    res = pytester.runpytest_subprocess("-p", "no:harness-instruments", "-p",
+                                        "no:harness-station", "--rtl-waves")
+    res.assert_outcomes(failed=1, passed=1)
+    res.stdout.fnmatch_lines(["*rtl waveform: qsm_pwm*", "*test_fails*qsm_pwm.*"])
+    waves = list(pytester.path.glob("results/rtl/*/qsm_pwm-0/*.fst"))
+    waves += list(pytester.path.glob("results/rtl/*/qsm_pwm-0/*.vcd"))
+    assert [w.parent.parent.name for w in waves] == ["test_w.py_test_fails"]
+    assert waves[0].stat().st_size > 0
