@@ -6,7 +6,7 @@
 
 #define FW_VERSION_MAGIC 0x564D5351u   /* bytes "QSMV" in little endian */
 
-typedef struct {
+typedef struct fw_version {
     uint32_t magic;        /*  0 */
     uint8_t  major;        /*  4 */
     uint8_t  minor;        /*  5 */

@@ -20,9 +20,18 @@ void uart_init(uint32_t baud)
     UART0_IBRD = div64 >> 6;
     UART0_FBRD = div64 & 0x3Fu;
     UART0_LCRH = UART_LCRH_WLEN8 | UART_LCRH_FEN;   /* 8N1, FIFOs enabled */
+    UART0_CTL = UART_CTL_UARTEN | UART_CTL_TXE | UART_CTL_RXE;
+
+    /* Drop whatever the receive FIFO still holds from before this boot.
+     * QEMU 7.2 does not reset its PL011 model on system_reset: bytes that
+     * arrived while the previous run was halted stay in the FIFO, and its
+     * RX interrupt only fires when the fill level crosses the trigger, so
+     * a non-empty FIFO would silence the console for good. */
+    for (unsigned i = 0; i < 64u && !(UART0_FR & UART_FR_RXFE); i++)
+        (void)UART0_DR;
+
     UART0_ICR = 0x7FFu;
     UART0_IM = UART_INT_RX | UART_INT_RT;           /* RX level + RX timeout */
-    UART0_CTL = UART_CTL_UARTEN | UART_CTL_TXE | UART_CTL_RXE;
     nvic_enable_irq(IRQ_UART0);
 }
 
