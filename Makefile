@@ -69,6 +69,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/dut_pool.py
 	$(BIN)/python benchmarks/pyocd_cycle.py
 	$(BIN)/python benchmarks/cocotb_bridge.py
+	$(BIN)/python benchmarks/scpi_rate.py
 
 clean:
 	$(MAKE) -C firmware clean

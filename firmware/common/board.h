@@ -15,4 +15,9 @@ uint32_t board_systick_hz(void);
 /* 1: SysTick runs from the processor clock, 0: from the external reference. */
 int board_systick_clksource(void);
 
+/* Frequency output: a 50 % square wave of `hz` Hz on the board's frequency
+ * output pin, toggled by a timer interrupt; 0 stops it with the pin low.
+ * `freq_out` (board.c) counts the edges driven (see firmware/README.md). */
+void board_freq_out(uint32_t hz);
+
 #endif

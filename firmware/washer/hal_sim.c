@@ -6,6 +6,7 @@
  * The two objects below are part of the harness contract: real global
  * structs, found by symbol through DWARF. Do not rename, reorder or make them
  * static. */
+#include "board.h"
 #include "hal.h"
 
 #ifndef QSM_SIM
@@ -129,6 +130,8 @@ void hal_write(const hal_outputs_t *o)
     outp->pump      = o->pump;
     outp->heater    = o->heater;
     outp->lock      = o->lock;
+    /* motor speed reference: 1 Hz per commanded rpm while the motor runs */
+    board_freq_out(o->motor ? o->motor_rpm : 0u);
 }
 
 uint32_t hal_time_scale(void)

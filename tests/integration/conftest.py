@@ -5,7 +5,7 @@ They use the washer target explicitly: what they prove is the qemu world, not a 
 
 import pytest
 
-pytestmark = pytest.mark.targets("qsm-washer")
+# test modules carry their own pytestmark (pytest does not apply one from a conftest)
 
 SCRATCH = 0x20008000  # middle of the 64 KiB SRAM, above .bss and below the stack
 

@@ -63,7 +63,7 @@ def test_dut_scope(pytester, scope, distinct):
     _setup(pytester)
     pytester.makepyfile(test_a=INNER + INNER.replace("test_uptime", "test_b")
                         + INNER.replace("test_uptime", "test_c"))
-    result = pytester.runpytest_subprocess("--dut-scope", scope, "-s")
+    result = pytester.runpytest_subprocess("--dut-scope", scope, "--dut-reuse", "fresh", "-s")
     result.assert_outcomes(passed=3)
     pids = set(re.findall(r"PID (\d+)", result.stdout.str()))
     assert len(pids) == distinct

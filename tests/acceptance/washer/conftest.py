@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.targets("qsm-washer")
+# (each test module carries ``pytestmark = pytest.mark.targets("qsm-washer")``: pytest applies
+# ``pytestmark`` per module, not from a conftest)
 
 STATES = ["IDLE", "FILL", "WASH", "RINSE", "SPIN", "DRAIN", "DONE"]
 SAFE_WATER = 10

@@ -6,6 +6,8 @@ from harness.errors import CommandError
 
 from .conftest import SAFE_WATER, STATES
 
+pytestmark = pytest.mark.targets("qsm-washer")
+
 # outputs each state must drive (see firmware/README.md); heater checked per program
 REQUIRED = {
     "FILL": {"motor": 0, "valve": 1, "pump": 0, "heater": 0, "lock": 1},
@@ -22,16 +24,33 @@ REQUIRED = {
     ("cotton", True, 1200), ("synthetic", True, 800), ("quick", False, 800), ("wool", True, 600),
 ])
 def test_program_runs_every_state_with_required_outputs(washer, program, heats, spin_rpm):
+    # 5x slower program time, so that every state lasts long enough to be sampled many times
+    # by `status` (one line: state and outputs from the same instant) on a loaded machine
+    washer.stimulus(time_scale=200)
     mark = washer.start(program)
-    for state in STATES[1:]:
-        washer.wait_state(state, since=mark)
-        out = washer.outputs
-        want = dict(REQUIRED[state])
+    seen: list[str] = []
+    heater_in_wash: set[int] = set()
+    spin_cmd: set[int] = set()
+    while True:
+        st = washer.status()
+        state = st["state"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state in REQUIRED:
+            want = {k: v for k, v in REQUIRED[state].items() if k in st}
+            if state == "DRAIN" and st["water"] <= SAFE_WATER and st["rpm"] == 0:
+                want.pop("lock")  # drained and still: the lock may already be released
+            assert {k: st[k] for k in want} == want, f"outputs in {state}: {st}"
         if state == "WASH":
-            want["heater"] = int(heats)
-        assert {k: out[k] for k in want} == want, f"outputs in {state}"
+            heater_in_wash.add(st["heater"])
         if state == "SPIN":
-            assert out["motor_rpm"] == spin_rpm
+            spin_cmd.add(washer.outputs["motor_rpm"])  # SPIN commands the program's speed
+        if state in ("DONE", "FAULT", "IDLE") and len(seen) > 1:
+            break
+    assert seen == STATES[1:], f"states seen by polling: {seen}"
+    assert (1 in heater_in_wash) == heats
+    assert spin_rpm in spin_cmd and spin_cmd <= {spin_rpm, 0}  # 0: read just after SPIN ended
+    washer.wait_state("DONE", since=mark)
     assert washer.states_since(mark) == STATES[1:]
     st = washer.status()
     assert (st["state"], st["lock"], st["faults"]) == ("DONE", 0, 0)

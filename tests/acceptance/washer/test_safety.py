@@ -6,7 +6,7 @@ from harness.errors import CommandError
 
 from .conftest import SAFE_WATER
 
-pytestmark = pytest.mark.requires("symbols")
+pytestmark = [pytest.mark.targets("qsm-washer"), pytest.mark.requires("symbols")]
 
 SAFE_OUTPUTS = {"motor": 0, "valve": 0, "heater": 0}
 
@@ -94,6 +94,7 @@ def test_imbalance_in_spin_stops_the_drum_and_keeps_the_door_locked(washer):
     mark = washer.start("quick")
     washer.wait_state("SPIN", since=mark)
     washer.wait_fault(3, "IMBALANCE", since=mark)
+    washer.wait_state("FAULT", since=mark)
     assert washer.states_since(mark)[-1] == "FAULT"
     assert washer.outputs["motor"] == 0
     st = washer.status()

@@ -4,6 +4,8 @@ import pytest
 
 from harness.errors import CommandError
 
+pytestmark = pytest.mark.targets("qsm-washer")
+
 
 def test_version_matches_the_elf(dut):
     v = dut.image.version

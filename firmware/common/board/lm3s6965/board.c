@@ -17,6 +17,7 @@
 #define BOARD_CORE_HZ 12500000u
 
 void UART0_IRQHandler(void);
+void TIMER0A_IRQHandler(void);
 void Default_Handler(void);
 
 typedef void (*vector_t)(void);
@@ -31,7 +32,8 @@ const vector_t board_irq_vectors[LM3S6965_NUM_IRQS] = {
     D, D, D, D,                 /*  6-9  UART1 SSI0 I2C0 PWM fault */
     D, D, D, D,                 /* 10-13 PWM gen 0-2, QEI0 */
     D, D, D, D,                 /* 14-17 ADC seq 0-3 */
-    D, D, D, D, D, D, D,        /* 18-24 WDT, timers 0A-2B */
+    D, TIMER0A_IRQHandler,      /* 18-19 WDT, timer 0A */
+    D, D, D, D, D,              /* 20-24 timers 0B-2B */
     D, D, D, D, D,              /* 25-29 comparators, sysctl, flash */
     D, D, D, D, D, D, D,        /* 30-36 GPIO F-H, UART2, SSI1, timer 3A/3B */
     D, D, D, D, D, D, D,        /* 37-43 I2C1, QEI1, CAN0-2, ethernet, hibernate */
@@ -47,6 +49,55 @@ void board_init(void)
     (void)SYSCTL_RCGC2;              /* a few cycles before touching the GPIO */
     GPIOA_AFSEL |= 0x3u;             /* PA0 U0RX, PA1 U0TX */
     GPIOA_DEN   |= 0x3u;
+
+    /* frequency output: PF0 driven by timer 0A, stopped until board_freq_out() */
+    SYSCTL_RCGC1 |= RCGC1_TIMER0;
+    SYSCTL_RCGC2 |= RCGC2_GPIOF;
+    (void)SYSCTL_RCGC2;
+    GPIOF_DIR |= 0x1u;
+    GPIOF_DEN |= 0x1u;
+    GPIOF_PF0 = 0;
+    TIMER0_CTL = 0;
+    TIMER0_CFG = 0;                  /* one 32-bit timer */
+    TIMER0_TAMR = TIMER_TAMR_PERIODIC;
+    TIMER0_ICR = TIMER_TATO;
+    TIMER0_IMR = TIMER_TATO;
+    nvic_enable_irq(IRQ_TIMER0A);
+}
+
+/* Frequency output state; part of the harness contract (firmware/README.md):
+ * a global struct found by symbol, `edges` counts every level change of PF0. */
+struct freq_out {
+    uint32_t hz;       /* frequency being generated, 0 = off */
+    uint32_t edges;    /* edges driven since boot (wraps) */
+};
+struct freq_out freq_out;
+
+static volatile struct freq_out *const fo = &freq_out;
+
+void TIMER0A_IRQHandler(void)
+{
+    TIMER0_ICR = TIMER_TATO;
+    GPIOF_PF0 ^= 0x1u;
+    fo->edges++;
+}
+
+void board_freq_out(uint32_t hz)
+{
+    if (hz == fo->hz)
+        return;
+    TIMER0_CTL = 0;
+    fo->hz = hz;
+    if (hz == 0 || hz > BOARD_CORE_HZ / 4u) {
+        fo->hz = 0;
+        if (GPIOF_PF0 & 0x1u) {
+            GPIOF_PF0 = 0;
+            fo->edges++;
+        }
+        return;
+    }
+    TIMER0_TAILR = BOARD_CORE_HZ / (2u * hz) - 1u;   /* one half period */
+    TIMER0_CTL = TIMER_CTL_TAEN;
 }
 
 uint32_t board_systick_hz(void)

@@ -39,6 +39,23 @@
 #define UART_INT_RT    (1u << 6)
 
 #define IRQ_UART0      5u
+
+/* Frequency output: general-purpose timer 0 (32-bit periodic) toggles PF0 */
+#define RCGC1_TIMER0   (1u << 16)
+#define RCGC2_GPIOF    (1u << 5)
+#define GPIOF_PF0      REG32(0x40025004u)   /* data, address-masked to PF0 */
+#define GPIOF_DIR      REG32(0x40025400u)
+#define GPIOF_DEN      REG32(0x4002551Cu)
+#define TIMER0_CFG     REG32(0x40030000u)
+#define TIMER0_TAMR    REG32(0x40030004u)
+#define TIMER0_CTL     REG32(0x4003000Cu)
+#define TIMER0_IMR     REG32(0x40030018u)
+#define TIMER0_ICR     REG32(0x40030024u)
+#define TIMER0_TAILR   REG32(0x40030028u)
+#define TIMER_TAMR_PERIODIC 0x2u
+#define TIMER_CTL_TAEN (1u << 0)
+#define TIMER_TATO     (1u << 0)
+#define IRQ_TIMER0A    19u
 #define LM3S6965_NUM_IRQS 44u
 
 #endif

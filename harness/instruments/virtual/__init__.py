@@ -1,0 +1,7 @@
+"""Virtual LXI instruments: SCPI servers on loopback TCP (port 0) speaking real dialects.
+
+``scpi`` parses headers and keeps the error queue, ``server`` serves them over TCP, the model
+modules (``supplies``, ``meters``, ``counters``) hold instrument state, ``coupling`` reads the
+running emulated chip, and ``lab`` starts the instruments a bench inventory lists as
+``virtual:<model>``.
+"""

@@ -1,0 +1,33 @@
+"""Serve virtual instruments until Ctrl-C, for pyvisa-shell or any SCPI client:
+
+    .venv/bin/python -m harness.instruments.virtual keysight-e36312a rigol-dp832
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from .lab import MODELS
+from .server import ScpiServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m harness.instruments.virtual",
+                                 description="serve virtual SCPI instruments on loopback")
+    ap.add_argument("models", nargs="+", choices=sorted(MODELS))
+    args = ap.parse_args(argv)
+    servers = [ScpiServer(MODELS[m](serial=f"VIRT{i:05d}")) for i, m in enumerate(args.models)]
+    for m, s in zip(args.models, servers, strict=True):
+        print(f"{m:18} {s.resource}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for s in servers:
+            s.close()
+
+
+if __name__ == "__main__":
+    main()

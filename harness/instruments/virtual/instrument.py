@@ -1,0 +1,90 @@
+"""Base of every virtual instrument: identity, common commands, error queue, DUT coupling."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from .scpi import CommandSet, ErrorQueue, ScpiFault
+
+
+class VirtualInstrument:
+    """State and command set of one instrument; :mod:`.server` puts it on a TCP port."""
+
+    maker = "QSM Virtual"
+    model = "GENERIC"
+    firmware = "1.0"
+    error_format = '{code:+d},"{text}"'
+
+    def __init__(self, serial: str = "VIRT0001", seed: int | None = None) -> None:
+        self.serial = serial
+        self.errors = ErrorQueue()
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.stalled = False  # a test switch: stop answering, like a hung instrument
+        self.source = None    # a coupling.DutSignals, or None (readings of a DUT that is off)
+        self.commands = CommandSet()
+        c = self.commands
+        c.add("*IDN?", lambda call: self.idn)
+        c.add("*RST", lambda call: self.reset())
+        c.add("*CLS", lambda call: self.errors.clear())
+        c.add("*OPC?", lambda call: "1")
+        c.add("*OPC", lambda call: None)
+        c.add("*WAI", lambda call: None)
+        c.add("*ESR?", lambda call: "+0")
+        c.add("*TST?", lambda call: "+0")
+        c.add("SYSTem:ERRor[:NEXT]?", self._next_error)
+        c.add("SYSTem:VERSion?", lambda call: "1999.0")
+        self.setup(c)
+        self.reset()
+
+    # -- to override -------------------------------------------------------------------------
+    def setup(self, commands: CommandSet) -> None:
+        """Add the model's commands."""
+
+    def reset(self) -> None:
+        """Power-on / ``*RST`` state."""
+
+    # -- common ------------------------------------------------------------------------------
+    @property
+    def idn(self) -> str:
+        return f"{self.maker},{self.model},{self.serial},{self.firmware}"
+
+    def _next_error(self, call) -> str:
+        code, text = self.errors.pop()
+        return self.error_format.format(code=code, text=text)
+
+    def couple(self, source) -> None:
+        with self.lock:
+            self.source = source
+
+    def decouple(self) -> None:
+        with self.lock:
+            self.source = None
+
+    def handle(self, line: str) -> str | None:
+        """Execute one program message; the joined answers of its queries, or None."""
+        from .scpi import split_units
+
+        answers = []
+        with self.lock:
+            for unit in split_units(line):
+                try:
+                    out = self.commands.execute(unit)
+                except ScpiFault as f:
+                    self.errors.push(f.code, f.text)
+                    continue
+                except Exception as exc:  # a bug in a model must not kill the server
+                    self.errors.push(-300, f"Device-specific error; {type(exc).__name__}: {exc}")
+                    continue
+                if out is not None:
+                    answers.append(str(out))
+        return ";".join(answers) if answers else None
+
+    def noise(self, sigma: float) -> float:
+        return self.rng.gauss(0.0, sigma)
+
+
+def fmt(value: float) -> str:
+    """SCPI NR3 number as the Keysight/Rigol instruments print it."""
+    return f"{value:+.9E}"

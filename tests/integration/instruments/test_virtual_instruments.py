@@ -1,0 +1,111 @@
+"""Drivers against the virtual instruments through real PyVISA/pyvisa-py sockets."""
+
+import math
+
+import pytest
+
+from harness.instruments.errors import (
+    InstrumentError,
+    InstrumentTimeout,
+    SafetyLimitError,
+    ScpiError,
+)
+from harness.instruments.scpi import ScpiSession
+
+from .conftest import INVENTORY
+
+
+@pytest.mark.parametrize("key, driver, model", [
+    ("keysight", "KeysightE36xx", "E36312A"), ("rigol", "RigolDP8xx", "DP832"),
+    ("dmm", "Multimeter", "34461A"), ("counter", "Counter", "53220A"),
+])
+def test_identity_picks_the_driver(open_, key, driver, model):
+    d = open_(key)
+    assert type(d).__name__ == driver
+    assert d.identity.model == model and d.identity.serial.startswith("VIRT")
+    assert d.identity.firmware
+
+
+@pytest.mark.parametrize("key", ["keysight", "rigol"])
+def test_supply_set_and_measure(open_, key):
+    psu = open_(key)
+    psu.apply(2, 5.0, 0.5)
+    psu.output(2, True)
+    assert psu.output_on(2)
+    assert psu.measure_voltage(2) == pytest.approx(5.0, abs=0.01)
+    assert abs(psu.measure_current(2)) < 0.002  # nothing coupled: no load
+    psu.output(2, False)
+    assert not psu.output_on(2)
+    assert abs(psu.measure_voltage(2)) < 0.01
+
+
+@pytest.mark.parametrize("key", ["keysight", "rigol"])
+def test_refusal_above_safety_limit_sends_nothing(open_, lab, key):
+    psu = open_(key)
+    psu.set_voltage(2, 3.0)
+    with pytest.raises(SafetyLimitError, match=r"psu-.*channel 2: 20 V .*13.2 V"):
+        psu.set_voltage(2, 20.0)
+    with pytest.raises(SafetyLimitError, match="1.2 A"):
+        psu.set_current_limit(2, 2.0)
+    with pytest.raises(SafetyLimitError, match="channel 1 has no safety limits"):
+        psu.set_voltage(1, 1.0)
+    assert lab.instrument(INVENTORY[key].name).ch[2].volts == 3.0  # unchanged
+
+
+@pytest.mark.parametrize("key", ["keysight", "rigol"])
+def test_error_queue_undefined_header_and_out_of_range(open_, key):
+    psu = open_(key)
+    with pytest.raises(ScpiError) as e:
+        psu.session.write("VOLT:BOGUS 1")
+    assert e.value.codes == [-113] and psu.resource in str(e.value)
+    cmd = "VOLT 99,(@2)" if key == "keysight" else ":SOUR2:VOLT 99"
+    with pytest.raises(ScpiError) as e:
+        psu.session.write(cmd)  # the instrument's own range check (beyond its rating)
+    assert e.value.codes == [-222]
+    # several errors queue up and are drained in order
+    psu.session.write("NOPE1", check=False)
+    psu.session.write("NOPE2", check=False)
+    assert [c for c, _ in psu.session.errors()] == [-113, -113]
+    assert psu.session.errors() == []
+
+
+def test_meter_ranges_and_errors(open_):
+    dmm = open_("dmm")
+    assert abs(dmm.dc_voltage(range_=10, nplc=1)) < 0.001  # no DUT: speed reference 0 V
+    assert math.isinf(dmm.resistance())                     # open leads: overload
+    with pytest.raises(ScpiError) as e:
+        dmm.dc_voltage(range_=5000)
+    assert e.value.codes == [-222]
+    with pytest.raises(ScpiError):
+        dmm.dc_current(nplc=1000)
+
+
+def test_counter_without_signal_reads_nan(open_):
+    assert math.isnan(open_("counter").frequency(1, gate=0.01))
+
+
+def test_timeout_names_the_resource(open_, lab):
+    counter = open_("counter")
+    lab.instrument("counter").stalled = True
+    with pytest.raises(InstrumentTimeout, match=rf"{counter.resource}.*\*IDN\?.*500 ms"):
+        counter.session.query("*IDN?")
+    lab.instrument("counter").stalled = False
+    assert counter.session.query("*IDN?").startswith("Agilent")  # session usable again
+
+
+def test_closed_port_is_an_error_naming_the_resource(lab):
+    server = lab.start(INVENTORY["dmm"])
+    resource = server.resource
+    lab.close()
+    with pytest.raises(InstrumentError, match=resource.replace("::", "::")):
+        ScpiSession(resource, timeout_ms=500)
+
+
+def test_kind_mismatch_is_an_error(lab):
+    from harness.bench import Instrument
+    from harness.instruments.drivers import open_instrument
+
+    wrong = Instrument(name="x", kind="psu", resource="virtual:keysight-34461a",
+                       channels=INVENTORY["keysight"].channels)
+    with pytest.raises(InstrumentError, match="listed as a psu.*34461A"):
+        open_instrument(wrong, lab.resource(wrong))
