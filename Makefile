@@ -38,6 +38,8 @@ sysdeps:
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	dpkg -s libnewlib-arm-none-eabi >/dev/null 2>&1 || missing="$$missing libnewlib-arm-none-eabi"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	dpkg -s postgresql >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
@@ -70,6 +72,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/pyocd_cycle.py
 	$(BIN)/python benchmarks/cocotb_bridge.py
 	$(BIN)/python benchmarks/scpi_rate.py
+	$(BIN)/python benchmarks/records.py
 
 clean:
 	$(MAKE) -C firmware clean

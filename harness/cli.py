@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("target")
     k.add_argument("--firmware", help="ELF to boot instead of the target's build")
     k.set_defaults(func=cmd_console)
+    from .station.cli import add_commands as add_station_commands
+
+    add_station_commands(sub)  # `harness station run ...`, `harness report ...`
     args = p.parse_args(argv)
     try:
         return args.func(args)

@@ -8,6 +8,10 @@ Order for each test that uses ``dut``::
     ... the test ...
     harness_dut_done(dut, slot, item)        # before the DUT is released
     harness_power_off(target, slot, item)    # always, also after failures
+
+pytest only looks at plugin attributes named ``pytest_*``: implement a hook as
+``@pytest.hookimpl(specname="harness_power_on")`` on a function named
+``pytest_harness_power_on``.
 """
 
 import pluggy

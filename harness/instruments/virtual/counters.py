@@ -7,8 +7,9 @@ Duty cycle: the pin level sampled at random instants over the gate.
 An emulated chip on a loaded host can be starved of CPU time: its timer interrupts then
 coalesce and edges are lost, which a real chip never does. The counter compares the chip's own
 millisecond count with its time base over each gate and repeats a gate in which the chip fell
-more than 0.5 % behind (at most ``STARVED_RETRIES`` times); as lost edges only ever lower a
-count, the highest of the repeated gates stands.
+more than 0.5 % behind (at most ``STARVED_RETRIES`` times). A starved gate is timed by the
+chip's own clock instead — its tick interrupts coalesce like the timer's, so edges per chip
+millisecond stay true where edges per host second do not.
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ class Keysight53220A(VirtualInstrument):
         best = NO_VALUE
         for _ in range(STARVED_RETRIES):
             f, starved = self._gate_frequency(src)
-            if f != NO_VALUE:  # lost edges only ever lower a count: the highest stands
-                best = f if best == NO_VALUE else max(best, f)
+            best = f
             if not starved:
                 break
         return best
@@ -68,7 +68,8 @@ class Keysight53220A(VirtualInstrument):
         edges = (e1 - e0) & 0xFFFFFFFF
         if edges < 2:
             return NO_VALUE, False
-        return edges / 2.0 / (t1 - t0) * (1.0 + self.noise(2e-6)), starved
+        seconds = ((m1 - m0) & 0xFFFFFFFF) / 1000.0 if starved else t1 - t0
+        return edges / 2.0 / seconds * (1.0 + self.noise(2e-6)), starved
 
     def duty(self, ch: int) -> float:
         src = self._wired(ch)

@@ -1,0 +1,209 @@
+"""``harness station run`` and ``harness report``.
+
+Wire into ``harness/cli.py`` with ``harness.station.cli.add_commands(sub)``; each subcommand
+sets ``func(args) -> int`` like the others. Also runnable alone: ``python -m harness.station.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from ..errors import HarnessError
+
+
+# -- live progress -------------------------------------------------------------------------
+class LiveProgress:
+    """Station events → a live per-slot table on a terminal, else one line per event."""
+
+    def __init__(self, slots: list[int], out=None) -> None:
+        self.out = out or sys.stdout
+        self.rows = {s: {"serial": "-", "done": 0, "total": 0, "state": "idle"} for s in slots}
+        self.lock = threading.Lock()
+        self.live = None
+        if self.out.isatty():
+            from rich.live import Live
+
+            self.live = Live(self._table(), refresh_per_second=8, transient=True)
+
+    def _table(self):
+        from rich.table import Table
+
+        t = Table(title="station", title_justify="left")
+        for col in ("slot", "serial", "tests", "state"):
+            t.add_column(col)
+        for s, r in sorted(self.rows.items()):
+            t.add_row(str(s), r["serial"], f"{r['done']}/{r['total'] or '?'}", r["state"])
+        return t
+
+    def __call__(self, event: str, data: dict) -> None:
+        from .serials import shown
+
+        with self.lock:
+            if event == "start":
+                self.rows[data["slot"]] = {"serial": shown(data["serial"]), "done": 0,
+                                           "total": 0, "state": "testing"}
+                self._line(f"slot {data['slot']}: start {shown(data['serial'])}"
+                           + (f" (attempt {data['attempt']})" if data["attempt"] > 1 else ""))
+            elif event == "progress":
+                row = self.rows[data["slot"]]
+                if data.get("event") == "collected":
+                    row["total"] = data["total"]
+                elif data.get("event") == "test":
+                    row["done"] += 1
+            elif event == "end":
+                r = data["result"]
+                self.rows[r.slot]["state"] = r.outcome
+                self._line(f"{r.outcome.upper():5} {shown(r.serial)}  slot {r.slot}  "
+                           f"{r.seconds:6.2f} s  run {r.run_id}"
+                           + (f"  {r.reason}" if r.reason else ""), force=True)
+            if self.live is not None:
+                self.live.update(self._table())
+
+    def _line(self, text: str, force: bool = False) -> None:
+        if self.live is not None:
+            if force:
+                self.live.console.print(text, markup=False, highlight=False)
+            return
+        print(text, file=self.out, flush=True)
+
+    def __enter__(self):
+        if self.live is not None:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+
+# -- station run ---------------------------------------------------------------------------
+def _serials(args) -> list[str]:
+    from . import serials
+
+    out = list(args.serials)
+    if args.file:
+        out += serials.read_file(Path(args.file))
+    if args.stdin or (not out and not args.file):
+        out += list(serials.read_lines(sys.stdin.buffer))
+    return out
+
+
+def cmd_station_run(args) -> int:
+    from .product import load_product
+    from .serials import shown, split
+    from .station import Station, bench_slots
+
+    targets_dir = Path(args.targets_dir)
+    product = load_product(args.product, targets_dir)
+    ok, refused = split(_serials(args), product.serial_pattern)
+    for r in refused:
+        print(f"REFUSED {shown(r.raw)}: {r.reason}", flush=True)
+    if not ok:
+        print("station: no valid serial number to test", file=sys.stderr)
+        return 2
+    bench = Path(args.bench) if args.bench else product.root / "targets/benches/emulated.yaml"
+    slots = bench_slots(bench, args.slots)
+    results = Path(args.results) if args.results else product.root / "results"
+    db = args.db or f"sqlite:///{results.resolve() / 'harness.db'}"
+    with LiveProgress(slots) as progress:
+        station = Station(product, slots, db, args.station or socket.gethostname(),
+                          args.operator or getpass.getuser(), results.resolve(), bench,
+                          retries=args.retries, extra_args=args.pytest_arg or [],
+                          listener=progress)
+        summary = station.run(ok, refused)
+    print(format_summary(summary))
+    return summary.exit_code
+
+
+def format_summary(summary) -> str:
+    from .serials import shown
+
+    lines = ["", "serial number                             verdict  run"]
+    for serial, r in summary.final().items():
+        lines.append(f"{shown(serial):40}  {r.outcome.upper():7}  {r.run_id or '-'}")
+    lines.append(
+        f"units tested: {summary.units}  pass: {summary.count('pass')}  "
+        f"fail: {summary.count('fail')}  error (harness/tool, retest): "
+        f"{summary.count('error') + summary.count('aborted')}  refused: {len(summary.refused)}")
+    lines.append(f"first-pass yield: {summary.first_pass_yield * 100:.1f} %  "
+                 f"units per hour: {summary.units_per_hour:.0f}  "
+                 f"({summary.seconds:.1f} s)")
+    return "\n".join(lines)
+
+
+# -- report --------------------------------------------------------------------------------
+def cmd_report(args) -> int:
+    from .records import DEFAULT_URL, open_store
+
+    engine = open_store(args.db or DEFAULT_URL)
+    try:
+        if args.json is not None:
+            from .report import export_json
+
+            text = export_json(engine, args.json)
+            if args.out:
+                Path(args.out).write_text(text)
+                print(args.out)
+            else:
+                print(text)
+            return 0
+        from .report import write_html
+
+        out = Path(args.out or "results/report.html")
+        write_html(engine, out, serial=args.serial, product=args.product)
+        print(out)
+        return 0
+    finally:
+        engine.dispose()
+
+
+def add_commands(sub) -> None:
+    """Add ``station`` and ``report`` to the ``harness`` CLI's subparsers."""
+    st = sub.add_parser("station", help="production station: test units by serial number")
+    st_sub = st.add_subparsers(dest="station_cmd", required=True)
+    r = st_sub.add_parser("run", help="test units on N slots in parallel")
+    r.add_argument("serials", nargs="*", help="serial numbers (else --file, else stdin)")
+    r.add_argument("--product", required=True, help="targets/products/<product>.yaml")
+    r.add_argument("--slots", type=int, default=1, help="slots in parallel (default 1)")
+    r.add_argument("--file", help="file of serial numbers, one per line")
+    r.add_argument("--stdin", action="store_true",
+                   help="also read serial numbers from stdin, one per line (a scanner)")
+    r.add_argument("--db", help="record store URL (default sqlite:///<results>/harness.db)")
+    r.add_argument("--results", help="results directory (default results/)")
+    r.add_argument("--bench", help="bench inventory (default targets/benches/emulated.yaml)")
+    r.add_argument("--station", help="station name (default: host name)")
+    r.add_argument("--operator", help="operator (default: login name)")
+    r.add_argument("--retries", type=int, default=0,
+                   help="re-run a unit whose run errored (harness/tool fault) up to N times; "
+                        "failed units are never retried")
+    r.add_argument("--pytest-arg", action="append", metavar="ARG",
+                   help="extra argument for each unit's pytest (repeatable)")
+    r.set_defaults(func=cmd_station_run)
+    rep = sub.add_parser("report", help="HTML report of the records, or JSON of one run")
+    rep.add_argument("--db", help="record store URL (default sqlite:///results/harness.db)")
+    rep.add_argument("--out", help="output file (default results/report.html)")
+    rep.add_argument("--serial", help="only this serial number")
+    rep.add_argument("--product", help="only this product")
+    rep.add_argument("--json", type=int, metavar="RUN_ID", help="export one run as JSON")
+    rep.set_defaults(func=cmd_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="harness")
+    p.add_argument("--targets-dir", default="targets", help="target YAML directory")
+    add_commands(p.add_subparsers(dest="cmd", required=True))
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

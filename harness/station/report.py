@@ -1,0 +1,184 @@
+"""Reports of the record store: one self-contained HTML page, and JSON export of one run.
+
+The page has, per serial number, every run (attempts included) with its steps, measurements
+against their limits and attachments; per measurement, Cp/Cpk across units (each unit's latest
+run) and a trend plot (PNG, embedded as a data URI). Every text from the records is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from . import records as R
+from .stats import capability
+
+
+def export_json(engine: Engine, run_id: int) -> str:
+    with engine.connect() as conn:
+        rec = R.record(conn, run_id)
+    return json.dumps(rec, indent=1, sort_keys=True, default=str, allow_nan=True)
+
+
+def _ts(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    return f"{v:.6g}"
+
+
+def _limits(m: dict) -> str:
+    return f"{_num(m['low'])} … {_num(m['high'])}"
+
+
+def _trend_png(name: str, points: list[tuple[int, float]], low, high, unit: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 2.4), dpi=80)
+    ax = fig.add_subplot()
+    xs = list(range(1, len(points) + 1))
+    ax.plot(xs, [v for _, v in points], marker="o", lw=1)
+    for bound in (low, high):
+        if bound is not None:
+            ax.axhline(bound, color="red", ls="--", lw=1)
+    ax.set_title(f"{name} [{unit}]", fontsize=9)
+    ax.set_xlabel("run (in time order)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_CSS = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.4em 0}
+td,th{border:1px solid #bbb;padding:2px 6px;font-size:13px;text-align:left}
+.pass,.passed{color:#070}.fail,.failed{color:#b00;font-weight:bold}.marginal{color:#a60}
+.error,.aborted{color:#808}code{font-size:12px}"""
+
+
+def build_html(engine: Engine, serial: str | None = None, product: str | None = None) -> str:
+    with engine.connect() as conn:
+        runs = [r for r in R.run_rows(conn, serial=serial)
+                if product is None or r["product"] == product]
+        recs = [R.record(conn, r["id"]) for r in runs]
+    by_serial: dict[str, list[dict]] = defaultdict(list)
+    for rec in recs:
+        by_serial[rec["serial"]].append(rec)
+    latest = [rs[-1] for rs in by_serial.values()]
+
+    # capability across units (latest run each) and trends across every run
+    per_name: dict[str, dict] = {}
+    for rec in recs:
+        for m in _all_measurements(rec):
+            d = per_name.setdefault(m["name"], {"unit": m["unit"], "low": m["low"],
+                                                "high": m["high"], "unit_values": [],
+                                                "trend": []})
+            d["trend"].append((m["taken_ms"], m["value"]))
+    for rec in latest:
+        for m in _all_measurements(rec):
+            per_name[m["name"]]["unit_values"].append(m["value"])
+
+    out = ["<!doctype html><html><head><meta charset='utf-8'><title>QSM Harness records"
+           f"</title><style>{_CSS}</style></head><body>",
+           "<h1>QSM Harness — production records</h1>",
+           f"<p id='totals'>{len(by_serial)} units, {len(recs)} runs</p>"]
+    out.append("<h2>Capability per measurement</h2><table id='capability'><tr><th>measurement"
+               "</th><th>unit</th><th>limits</th><th>n</th><th>mean</th><th>σ</th><th>Cp</th>"
+               "<th>Cpk</th></tr>")
+    for name, d in sorted(per_name.items()):
+        cap = capability(d["unit_values"], d["low"], d["high"])
+        cells = ([cap.n, _num(cap.mean), _num(cap.stdev), _num(cap.cp), _num(cap.cpk)]
+                 if cap else [len(d["unit_values"]), "-", "-", "-", "-"])
+        out.append(f"<tr data-name='{escape(name)}'><td>{escape(name)}</td>"
+                   f"<td>{escape(d['unit'])}</td><td>{_limits(d)}</td>"
+                   + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</table><h2>Trends</h2>")
+    for name, d in sorted(per_name.items()):
+        pts = sorted(d["trend"])
+        src = _trend_png(name, pts, d["low"], d["high"], d["unit"])
+        out.append(f"<figure><img alt='trend {escape(name)}' src='{src}'></figure>")
+    out.append("<h2>Units</h2>")
+    for sn, rs in by_serial.items():
+        out.append(f"<section class='unit'><h3>Serial number <code>{escape(sn)}</code> — "
+                   f"<span class='{escape(rs[-1]['outcome'])}'>{escape(rs[-1]['outcome'])}"
+                   f"</span></h3>")
+        for rec in rs:
+            out.append(_run_html(rec))
+        out.append("</section>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _all_measurements(rec: dict) -> list[dict]:
+    ms = list(rec["run_measurements"])
+    for s in rec["steps"]:
+        ms += s["measurements"]
+    return ms
+
+
+def _run_html(rec: dict) -> str:
+    o = rec["outcome"]
+    inst = ", ".join(f"{k}: {v}" for k, v in sorted(rec["instruments"].items())) or "-"
+    head = [
+        f"<div class='run' id='run-{rec['id']}'><h4>Run {rec['id']} (attempt {rec['attempt']})"
+        f" — <span class='{escape(o)}'>{escape(o)}</span></h4><table>",
+        *(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in [
+            ("product / part number", f"{rec['product']} / {rec['part_number']}"),
+            ("station / slot / operator", f"{rec['station']} / {rec['slot']} / "
+                                          f"{rec['operator']}"),
+            ("firmware sha256", rec["firmware_sha256"] or "-"),
+            ("firmware version (read back)", rec["firmware_version"] or "-"),
+            ("harness", f"{rec['harness_version']} ({rec['harness_git']})"),
+            ("limits", f"{rec['limits_path']} v{rec['limits_version']} "
+                       f"sha256 {rec['limits_sha256']}"),
+            ("instruments", inst),
+            ("start / end", f"{_ts(rec['started_ms'])} / {_ts(rec['ended_ms'])}")]),
+        "</table><table><tr><th>step</th><th>attempt</th><th>outcome</th><th>measurement</th>"
+        "<th>value</th><th>unit</th><th>limits</th><th>verdict</th></tr>"]
+    rows = []
+    for s in rec["steps"]:
+        ms = s["measurements"] or [None]
+        for i, m in enumerate(ms):
+            step_cells = (f"<td>{escape(s['nodeid'])}</td><td>{s['attempt']}</td>"
+                          f"<td class='{escape(s['outcome'])}'>{escape(s['outcome'])}</td>"
+                          if i == 0 else "<td></td><td></td><td></td>")
+            if m is None:
+                rows.append(f"<tr>{step_cells}<td colspan=5></td></tr>")
+            else:
+                rows.append(
+                    f"<tr class='measurement' data-name='{escape(m['name'])}'>{step_cells}"
+                    f"<td>{escape(m['name'])}</td><td class='value'>{_num(m['value'])}</td>"
+                    f"<td>{escape(m['unit'])}</td><td>{_limits(m)}</td>"
+                    f"<td class='{escape(m['outcome'])}'>{escape(m['outcome'])}</td></tr>")
+    att = [a for s in rec["steps"] for a in s["attachments"]] + rec["run_attachments"]
+    links = "".join(f"<li><a href='file://{escape(a['path'])}'>{escape(a['name'])}</a> "
+                    f"({a['size']} bytes, sha256 {a['sha256'][:16]}…)</li>" for a in att)
+    tail = f"</table><details><summary>{len(att)} attachments</summary><ul>{links}</ul>" \
+           "</details></div>"
+    return "\n".join(head + rows) + tail
+
+
+def write_html(engine: Engine, out: Path, serial: str | None = None,
+               product: str | None = None) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build_html(engine, serial=serial, product=product), encoding="utf-8")
+    return out
