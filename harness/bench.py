@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .config import _describe
-from .errors import ConfigError, HarnessError
+from .config import load_model
+from .errors import HarnessError
 
 
 class _Model(BaseModel):
@@ -118,21 +117,8 @@ def configured_bench(config) -> Bench:
 
 
 def load_bench(path: Path) -> Bench:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: bench inventory not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-    try:
-        bench = Bench.model_validate(raw)
-    except ValidationError as exc:
-        lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: invalid bench inventory:\n  {lines}") from None
-    return bench.model_copy(update={"source": path})
+    bench = load_model(Path(path), Bench, "bench inventory")
+    return bench.model_copy(update={"source": Path(path)})
 
 
 class NoFreeResource(HarnessError):

@@ -7,7 +7,7 @@ instead of a setting silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -16,6 +16,9 @@ from .errors import ConfigError, UnknownTarget
 
 CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7",
         "cortex-m33")
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -139,22 +142,30 @@ def _describe(err: dict) -> str:
     return f"field '{loc}': {msg}"
 
 
-def load_target(path: Path) -> Target:
-    """Read one target file; errors name the file, the field and what was expected."""
+def load_model(path: Path, model: type[M], what: str, text: str | bytes | None = None) -> M:
+    """Read a YAML file into ``model``; every error names the file, the field and what was
+    expected. ``what`` says what the file is ("target description", "limits file"...);
+    ``text``: the file's content when the caller already read it (e.g. to hash it)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_bytes() if text is None else text)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: target file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
     try:
-        target = Target.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: invalid target description:\n  {lines}") from None
+        raise ConfigError(f"{path}: invalid {what}:\n  {lines}") from None
+
+
+def load_target(path: Path) -> Target:
+    """Read one target file; errors name the file, the field and what was expected."""
+    path = Path(path)
+    target = load_model(path, Target, "target description")
     if target.name != path.stem:
         raise ConfigError(f"{path}: field 'name': {target.name!r} must match the file name "
                           f"{path.stem!r}")

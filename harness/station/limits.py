@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..config import _describe
+from ..config import load_model
 from ..errors import ConfigError, DutFailure, HarnessError
 
 Outcome = Literal["pass", "marginal", "fail"]
@@ -145,16 +144,6 @@ def load_limits(path: Path) -> LimitSet:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: limits file not found") from None
-    try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-    try:
-        doc = LimitsFile.model_validate(raw)
-    except ValidationError as exc:
-        lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: invalid limits file:\n  {lines}") from None
+    doc = load_model(path, LimitsFile, "limits file", data)
     return LimitSet(doc.product, doc.version, path, hashlib.sha256(data).hexdigest(),
                     {x.name: x for x in doc.limits})

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import _describe
+from ..config import load_model
 from ..errors import ConfigError
 
 
@@ -60,17 +59,7 @@ def load_product(name_or_path: str | Path, targets_dir: Path = Path("targets")) 
         known = sorted(p.stem for p in products_dir(targets_dir).glob("*.yaml"))
         raise ConfigError(f"{path}: product config not found; known products: "
                           f"{', '.join(known) or '(none)'}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-    try:
-        product = Product.model_validate(raw)
-    except ValidationError as exc:
-        lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: invalid product config:\n  {lines}") from None
+    product = load_model(path, Product, "product config")
     if product.name != path.stem:
         raise ConfigError(f"{path}: field 'name': {product.name!r} must match the file name")
     return product.model_copy(update={"source": path.resolve()})

@@ -23,6 +23,7 @@ def _setup(pytester):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
+        harness_targets = qsm-washer
         harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
 

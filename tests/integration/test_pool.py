@@ -130,6 +130,7 @@ def _run(pytester, monkeypatch, order, *args):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
+        harness_targets = qsm-washer
         harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
     pytester.makepyfile(test_messes=INNER)
@@ -160,6 +161,7 @@ def test_fresh_mode_starts_a_process_per_test(pytester, monkeypatch):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
+        harness_targets = qsm-washer
         harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
     pytester.makepyfile(test_two="""

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...config import load_model
 from ...errors import ConfigError
 
 SIMULATORS = ("icarus", "verilator")
@@ -86,27 +86,11 @@ class BlockFile(_Model):
     blocks: list[Block] = Field(min_length=1)
 
 
-def _describe(err: dict) -> str:
-    loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
-    msg = "unknown field (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
-    return f"field '{loc}': {msg}"
-
-
 def load_blocks(path: Path) -> dict[str, Block]:
     """Read a block file; check that every source and the SVD exist."""
     path = Path(path).resolve()
     root = path.parent
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: RTL block file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        parsed = BlockFile.model_validate(raw)
-    except ValidationError as exc:
-        lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: invalid RTL block description:\n  {lines}") from None
+    parsed = load_model(path, BlockFile, "RTL block description")
     blocks: dict[str, Block] = {}
     for i, b in enumerate(parsed.blocks):
         b = b.model_copy(update={"root": root})
