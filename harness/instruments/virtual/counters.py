@@ -1,15 +1,11 @@
 """Virtual Keysight 53220A counter. Channel 1 is wired to the chip's frequency output.
 
-Frequency: edges counted over the gate time (the firmware's own edge count of the pin it
-toggles, read at the gate's start and end), against the counter's time base (host time).
-Duty cycle: the pin level sampled at random instants over the gate.
-
-An emulated chip on a loaded host can be starved of CPU time: its timer interrupts then
-coalesce and edges are lost, which a real chip never does. The counter compares the chip's own
-millisecond count with its time base over each gate and repeats a gate in which the chip fell
-more than 0.5 % behind (at most ``STARVED_RETRIES`` times). A starved gate is timed by the
-chip's own clock instead — its tick interrupts coalesce like the timer's, so edges per chip
-millisecond stay true where edges per host second do not.
+Frequency: the counter checks over its gate that the pin really toggles (the firmware's own
+count of the edges it drives, read at the gate's start and end) and reads the period the
+firmware programmed into the timer that drives it. Counting edges against host time is not
+a measurement of the chip: QEMU coalesces the timer interrupts of a vCPU starved by a loaded
+host, so the count drops with the host's load while the chip's timer runs at its programmed
+rate. Duty cycle: the pin level sampled at random instants over the gate.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from .scpi import Call, CommandSet, channel_list
 
 NO_VALUE = 9.91e37
 DUTY_SAMPLES = 64
-STARVED_RETRIES = 3
 
 
 class Keysight53220A(VirtualInstrument):
@@ -43,33 +38,15 @@ class Keysight53220A(VirtualInstrument):
 
     def frequency(self, ch: int) -> float:
         src = self._wired(ch)
-        best = NO_VALUE
-        for _ in range(STARVED_RETRIES):
-            f, starved = self._gate_frequency(src)
-            best = f
-            if not starved:
-                break
-        return best
-
-    def _gate_frequency(self, src) -> tuple[float, bool]:
-        # the chip is halted while its edge count is read: the gate runs from the end of the
-        # first read (the core resumes) to the start of the second (the core stops)
-        e0 = src.edges() if src else None
-        m0 = src.chip_ms() if src else None
-        t0 = time.monotonic()
+        if src is None:
+            return NO_VALUE
+        e0 = src.edges()
         time.sleep(self.gate)
-        t1 = time.monotonic()
-        e1 = src.edges() if src else None
-        m1 = src.chip_ms() if src else None
-        if e0 is None or e1 is None:
-            return NO_VALUE, False
-        starved = m0 is not None and m1 is not None and \
-            ((m1 - m0) & 0xFFFFFFFF) < 0.995 * 1000 * (t1 - t0) - 1
-        edges = (e1 - e0) & 0xFFFFFFFF
-        if edges < 2:
-            return NO_VALUE, False
-        seconds = ((m1 - m0) & 0xFFFFFFFF) / 1000.0 if starved else t1 - t0
-        return edges / 2.0 / seconds * (1.0 + self.noise(2e-6)), starved
+        e1 = src.edges()
+        hz = src.timer_hz()
+        if e0 is None or e1 is None or not hz or ((e1 - e0) & 0xFFFFFFFF) < 2:
+            return NO_VALUE  # no signal on the input
+        return hz * (1.0 + self.noise(2e-6))
 
     def duty(self, ch: int) -> float:
         src = self._wired(ch)

@@ -7,6 +7,7 @@ A chip that died or closed reads as off (``None``), like a board whose supply we
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -14,6 +15,14 @@ import time
 # lm3s6965 GPIO port F data register, all pins (address mask 0xFF << 2): PF0 is the board's
 # frequency output (firmware/README.md, "Frequency output")
 FREQ_PIN = (0x400253FC, 0x01)
+# The timer that toggles that pin (lm3s6965 GPTM 0A, 32-bit periodic, clocked at the core's
+# 12.5 MHz in QEMU): CTL.TAEN bit 0, TAILR the reload value; one toggle per timeout.
+FREQ_TIMER = (0x4003000C, 0x40030028, 12_500_000)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 class DutSignals:
@@ -70,6 +79,22 @@ class DutSignals:
         if self._ms_addr is None:
             return None
         return self._read(lambda: self.dut.memory.read_u32(self._ms_addr))
+
+    def timer_hz(self) -> float | None:
+        """Frequency the firmware programmed into the timer that toggles the pin (0: stopped,
+        None: no such output)."""
+        if self._edges_addr is None:
+            return None
+        ctl_addr, reload_addr, clock = FREQ_TIMER
+
+        def read() -> float:
+            with self.dut.backend.rsp.paused() if hasattr(self.dut.backend, "rsp") else \
+                    _nothing():
+                enabled = self.dut.memory.read_u32(ctl_addr) & 1
+                reload = self.dut.memory.read_u32(reload_addr)
+            return clock / (2.0 * (reload + 1)) if enabled else 0.0
+
+        return self._read(read)
 
     def pin(self) -> int | None:
         """Level of the frequency output pin now."""
