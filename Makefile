@@ -24,7 +24,7 @@ demo: sysdeps venv firmware
 
 test: sysdeps venv firmware
 	@mkdir -p $(RESULTS)
-	$(PYTEST) tests --junitxml=$(RESULTS)/junit.xml
+	$(PYTEST) tests firmware --junitxml=$(RESULTS)/junit.xml
 	$(PYTEST) tests/acceptance --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-pyocd.xml
 

@@ -117,7 +117,11 @@ class Resetter:
 
     @cached_property
     def vectors(self) -> tuple[int, int]:
-        sp, pc = struct.unpack("<II", self.image.read_static(0, 8))
+        """Initial sp and pc: the vector table at 0, or at the start of the first flash region
+        (STM32: flash at 0x08000000, aliased at 0 for boot)."""
+        base = 0 if any(s.address == 0 for s in self.image.segments) \
+            else self.target.region("flash")[0].start
+        sp, pc = struct.unpack("<II", self.image.read_static(base, 8))
         return sp, pc & ~1
 
     def record_power_on(self, backend) -> None:
