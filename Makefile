@@ -25,7 +25,7 @@ demo: sysdeps venv firmware
 test: sysdeps venv firmware
 	@mkdir -p $(RESULTS)
 	$(PYTEST) tests firmware --junitxml=$(RESULTS)/junit.xml
-	$(PYTEST) tests/acceptance --world pyocd --probe qemu:auto \
+	$(PYTEST) tests/acceptance firmware --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-pyocd.xml
 
 # System packages: installed with apt when missing and running as root; otherwise the exact

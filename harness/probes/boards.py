@@ -39,6 +39,9 @@ BOARDS: dict[str, BoardSpec] = {b.machine: b for b in (
               (0x20000000, 0x10000, "stellaris.sram")),
     BoardSpec("lm3s811evb", "cortex-m3", (0x0, 0x10000, "stellaris.flash"),
               (0x20000000, 0x2000, "stellaris.sram")),
+    # STM32F405: flash at 0x08000000, aliased at 0 where the core boots (images link there)
+    BoardSpec("netduinoplus2", "cortex-m4", (0x0, 0x100000, "STM32F405.flash"),
+              (0x20000000, 0x30000, "STM32F405.sram"), sector=0x4000),
 )}
 
 _MTREE_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (rom|ram)\): (\S+)", re.M)
