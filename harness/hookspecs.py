@@ -2,16 +2,14 @@
 
 Order for each test that uses ``dut``::
 
-    harness_power_on(target, slot, item)     # e.g. the slot's supply to nominal voltage
+    pytest_harness_power_on(target, slot, item)     # e.g. the slot's supply to nominal voltage
     ... the world boots the chip ...
-    harness_dut_ready(dut, slot, item)       # e.g. record identities, start measuring
+    pytest_harness_dut_ready(dut, slot, item)       # e.g. record identities, start measuring
     ... the test ...
-    harness_dut_done(dut, slot, item)        # before the DUT is released
-    harness_power_off(target, slot, item)    # always, also after failures
+    pytest_harness_dut_done(dut, slot, item)        # before the DUT is released
+    pytest_harness_power_off(target, slot, item)    # always, also after failures
 
-pytest only looks at plugin attributes named ``pytest_*``: implement a hook as
-``@pytest.hookimpl(specname="harness_power_on")`` on a function named
-``pytest_harness_power_on``.
+A plugin implements them under these names (pytest only looks at ``pytest_*`` attributes).
 """
 
 import pluggy
@@ -20,20 +18,20 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
-def harness_power_on(target, slot: int, item) -> None:
+def pytest_harness_power_on(target, slot: int, item) -> None:
     """Power the slot's DUT before the world boots it."""
 
 
 @hookspec
-def harness_dut_ready(dut, slot: int, item) -> None:
+def pytest_harness_dut_ready(dut, slot: int, item) -> None:
     """The DUT booted and passed its version check."""
 
 
 @hookspec
-def harness_dut_done(dut, slot: int, item) -> None:
+def pytest_harness_dut_done(dut, slot: int, item) -> None:
     """The test finished with the DUT (it is still open)."""
 
 
 @hookspec
-def harness_power_off(target, slot: int, item) -> None:
+def pytest_harness_power_off(target, slot: int, item) -> None:
     """Remove power from the slot's DUT (called on every exit path)."""

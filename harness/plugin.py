@@ -210,12 +210,12 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
     scope = harness_manager.options.dut_scope
     key = {"function": item.nodeid, "module": str(item.path), "session": "session"}[scope]
     log_dir = _log_dir(item, harness_manager.options.results)
-    hook.harness_power_on(target=target, slot=slot, item=item)
+    hook.pytest_harness_power_on(target=target, slot=slot, item=item)
     try:
         boot = item.get_closest_marker("no_boot") is None
         the_dut, owned = harness_manager.acquire(target, key, log_dir, boot=boot)
     except BaseException:
-        hook.harness_power_off(target=target, slot=slot, item=item)
+        hook.pytest_harness_power_off(target=target, slot=slot, item=item)
         raise
     item.stash.setdefault(_DUT, []).append(the_dut)
     for c in the_dut.consoles.values():
@@ -223,7 +223,7 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
             c.log.open(log_dir / f"{the_dut.name}.{c.name.split('/')[-1]}.log")
     _record_properties(item, the_dut, log_dir)
     try:
-        hook.harness_dut_ready(dut=the_dut, slot=slot, item=item)
+        hook.pytest_harness_dut_ready(dut=the_dut, slot=slot, item=item)
         yield the_dut
     finally:
         call = item.stash.get(_CALL_REPORT, None)
@@ -231,11 +231,11 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
         diagnosis = the_dut.diagnosis() if lost else ""
         try:
             if not lost:
-                hook.harness_dut_done(dut=the_dut, slot=slot, item=item)
+                hook.pytest_harness_dut_done(dut=the_dut, slot=slot, item=item)
         finally:
             if owned:
                 the_dut.close()
-            hook.harness_power_off(target=target, slot=slot, item=item)
+            hook.pytest_harness_power_off(target=target, slot=slot, item=item)
         if lost and call is not None and call.passed:
             from .errors import DutLost
 

@@ -74,7 +74,6 @@ def counter(instrument_pool, slot):
 # pytest only looks at plugin attributes named pytest_*: the harness hooks are implemented
 # under that prefix and bound to their spec by name.
 
-@pytest.hookimpl(specname="harness_power_on")
 def pytest_harness_power_on(target, slot: int, item: pytest.Item) -> None:
     pool = _pool(item.config)
     supply = pool.supply(slot)
@@ -82,7 +81,6 @@ def pytest_harness_power_on(target, slot: int, item: pytest.Item) -> None:
         supply.power_on()
 
 
-@pytest.hookimpl(specname="harness_dut_ready")
 def pytest_harness_dut_ready(dut, slot: int, item: pytest.Item) -> None:
     pool = _pool(item.config)
     for inst in pool.slot_instruments(slot):
@@ -109,12 +107,10 @@ def _decouple(item: pytest.Item) -> None:
     item.stash[_COUPLED] = []
 
 
-@pytest.hookimpl(specname="harness_dut_done")
 def pytest_harness_dut_done(dut, slot: int, item: pytest.Item) -> None:
     _decouple(item)
 
 
-@pytest.hookimpl(specname="harness_power_off")
 def pytest_harness_power_off(target, slot: int, item: pytest.Item) -> None:
     _decouple(item)
     supply = _pool(item.config).supply(slot)

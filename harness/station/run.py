@@ -147,9 +147,6 @@ class StationRun:
     def measurement(self, item: pytest.Item, verdict, limits_sha256: str) -> None:
         self.recorder.measurement(item.stash.get(_STEP, None), verdict, limits_sha256)
 
-    # pytest (9) only parses hook implementations whose name starts with ``pytest_``:
-    # implement the harness hook under such a name, bound to its spec by ``specname``.
-    @pytest.hookimpl(specname="harness_dut_ready")
     def pytest_harness_dut_ready(self, dut, slot: int, item) -> None:
         self.recorder.dut(item.stash.get(_STEP, None), name=dut.name, target=dut.target.name,
                           world=dut.world, firmware_path=str(dut.image.path),
