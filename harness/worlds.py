@@ -32,7 +32,7 @@ WORLDS: dict[str, World] = {
     "pyocd": World(
         "pyocd", "a pyOCD session over a debug probe (qemu:auto: QEMU behind the qemu: probe)",
         frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
-                   "console"}),
+                   "console", "channels"}),
         "harness.backends.pyocd:open_dut"),
     "cocotb": World(
         "cocotb", "QSM peripheral RTL blocks in an HDL simulator, through a lockstep bridge",

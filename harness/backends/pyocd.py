@@ -23,6 +23,7 @@ from ..dut import Dut
 from ..errors import ConfigError, DutLost, FirmwareError, HarnessError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory
+from . import qemu_process
 
 AUTO = "qemu:auto"
 SESSION_OPTIONS = {
@@ -231,12 +232,19 @@ class PyocdBackend:
         self.process = None  # QemuProcess for qemu:auto
         self.session = None
         self.consoles: dict[str, Console] = {}
+        self.channels: dict[str, str] = {}  # raw UARTs (SLCAN...): name → pyserial URL
         self._stack = contextlib.ExitStack()
         try:
             self.uid, console_port = self._choose_probe(probe)
             if self.uid == AUTO:
                 self.uid = self._start_emulated(timeout_factor)
                 streams = dict(self.process.consoles)
+                if any(c.kind == "raw" for c in target.consoles.values()):
+                    from .qmp import QmpClient
+
+                    qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
+                                    name=f"{name} qmp")
+                    self.channels = qemu_process.raw_channels(target, qmp, name)
             else:
                 streams = self._bench_consoles(console_port)
             self.consoles = {
@@ -276,7 +284,6 @@ class PyocdBackend:
 
     def _start_emulated(self, timeout_factor: float) -> str:
         from ..probes import launch
-        from . import qemu_process
 
         if self.target.qemu is None:
             raise ConfigError(f"{self.target.source}: no 'qemu' section; probe {AUTO} cannot "
@@ -399,7 +406,8 @@ def open_dut(target: Target, image: FirmwareImage, *, name: str | None = None,
                            bench=bench, slot=slot)
     dut = Dut(target=target, image=image, world="pyocd", backend=backend,
               memory=backend.memory, execution=backend.execution, loader=backend.loader,
-              consoles=backend.consoles, timeout_factor=factor, name=backend.name)
+              consoles=backend.consoles, channels=backend.channels, timeout_factor=factor,
+              name=backend.name)
     try:
         dut.boot()
     except BaseException:

@@ -128,7 +128,7 @@ class QemuBackend:
             self.rsp = RspClient(RspConnection(self.process.gdb, 5.0 * timeout_factor,
                                                name=f"{name} gdbstub"))
             self.rsp.handshake()
-            self.channels = self._raw_channels(target)
+            self.channels = qemu_process.raw_channels(target, self.qmp, name)
             self.consoles = {
                 cname: Console(sock, f"{name}/{cname}",
                                log_dir / f"{name}.{cname}.log" if log_dir else None,
@@ -141,24 +141,6 @@ class QemuBackend:
         self.memory = RspMemory(self.rsp)
         self.execution = QemuExecution(self.rsp, self.qmp)
         self.loader = RspLoader(self.memory, self.execution)
-
-    def _raw_channels(self, target: Target) -> dict[str, str]:
-        """``raw`` UARTs: QEMU listens on an ephemeral loopback port; find it via QMP."""
-        raw = {f"con{spec.uart}": name for name, spec in target.consoles.items()
-               if spec.kind == "raw"}
-        if not raw:
-            return {}
-        out = {}
-        for dev in self.qmp.execute("query-chardev"):
-            name = raw.get(dev["label"])
-            if name is not None:
-                # "disconnected:tcp:127.0.0.1:PORT,server=on"
-                port = dev["filename"].split("tcp:", 1)[1].split(",")[0].rsplit(":", 1)[1]
-                out[name] = f"socket://127.0.0.1:{int(port)}"
-        missing = set(raw.values()) - set(out)
-        if missing:
-            raise DutLost(f"{self.name}: QEMU did not report the port of {sorted(missing)}")
-        return out
 
     @property
     def alive(self) -> bool:

@@ -181,6 +181,28 @@ def _accept_all(listeners: dict[str, socket.socket], proc: subprocess.Popen, run
     return conns
 
 
+def raw_channels(target: Target, qmp, name: str) -> dict[str, str]:
+    """``raw`` UARTs: QEMU listens on an ephemeral loopback port each; ask QMP which.
+
+    Returns console name → pyserial URL (``socket://127.0.0.1:PORT``).
+    """
+    raw = {f"con{spec.uart}": cname for cname, spec in target.consoles.items()
+           if spec.kind == "raw"}
+    if not raw:
+        return {}
+    out = {}
+    for dev in qmp.execute("query-chardev"):
+        cname = raw.get(dev["label"])
+        if cname is not None:
+            # "disconnected:tcp:127.0.0.1:PORT,server=on"
+            port = dev["filename"].split("tcp:", 1)[1].split(",")[0].rsplit(":", 1)[1]
+            out[cname] = f"socket://127.0.0.1:{int(port)}"
+    missing = set(raw.values()) - set(out)
+    if missing:
+        raise DutLost(f"{name}: QEMU did not report the port of {sorted(missing)}")
+    return out
+
+
 def socket_files_left() -> list[str]:
     """Run dirs of ours still on disk (for leak checks)."""
     return sorted(str(p) for p in Path(rundir_base()).glob("qsm-*") if p.is_dir()

@@ -42,6 +42,9 @@ BOARDS: dict[str, BoardSpec] = {b.machine: b for b in (
     # STM32F405: flash at 0x08000000, aliased at 0 where the core boots (images link there)
     BoardSpec("netduinoplus2", "cortex-m4", (0x0, 0x100000, "STM32F405.flash"),
               (0x20000000, 0x30000, "STM32F405.sram"), sector=0x4000),
+    # MPS2 AN385: code memory is SSRAM1 (QEMU without -kernel keeps what pyOCD wrote there)
+    BoardSpec("mps2-an385", "cortex-m3", (0x0, 0x400000, "mps.ssram1"),
+              (0x20000000, 0x400000, "mps.ssram23"), sector=0x4000),
 )}
 
 _MTREE_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (rom|ram)\): (\S+)", re.M)
