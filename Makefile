@@ -73,6 +73,8 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/cocotb_bridge.py
 	$(BIN)/python benchmarks/scpi_rate.py
 	$(BIN)/python benchmarks/records.py
+	$(BIN)/python benchmarks/uds_roundtrip.py
+	$(BIN)/python benchmarks/suite_parallel.py
 
 clean:
 	$(MAKE) -C firmware clean

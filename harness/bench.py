@@ -36,6 +36,9 @@ class Probe(_Model):
     console: str | None = Field(
         default=None, description="console serial port (e.g. /dev/ttyACM0); None = the "
         "emulator's own chardev")
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="raw byte channels wired to this DUT: name → serial "
+        "device or pyserial URL, e.g. can: /dev/ttyACM1 (a USB SLCAN adapter)")
     slot: Annotated[int, Field(ge=1)]
     tags: list[str] = Field(default_factory=list)
 

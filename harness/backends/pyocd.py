@@ -271,6 +271,7 @@ class PyocdBackend:
                 if inventory else None
             if probe != AUTO:
                 self._stack.enter_context(bench_mod.lease(probe))
+            self.channels = dict(entry.channels) if entry else {}
             return probe, entry.console if entry else None
         if inventory is None:
             return AUTO, None
@@ -280,6 +281,7 @@ class PyocdBackend:
             list(dict.fromkeys(p.uid for p in candidates)),
             f"probe matching target {self.target.name} in {inventory.source}"))
         entry = next(p for p in candidates if p.uid == uid)
+        self.channels = dict(entry.channels)  # a bench's raw channels (e.g. a USB SLCAN adapter)
         return uid, entry.console
 
     def _start_emulated(self, timeout_factor: float) -> str:

@@ -48,9 +48,9 @@ def test_lease_is_exclusive_across_processes_and_fails_at_once(tmp_path, monkeyp
             pass
         with lease_first(["probe-A", "probe-B"], "probe matching qsm-washer") as got:
             assert got == "probe-B"
-        with pytest.raises(NoFreeResource, match="no free probe matching x: all of probe-A"):
-            with lease_first(["probe-A"], "probe matching x"):
-                pass
+        with pytest.raises(NoFreeResource, match="no free probe matching x: all of probe-A"), \
+                lease_first(["probe-A"], "probe matching x"):
+            pass
     finally:
         release.set()
         p.join(10)
