@@ -154,10 +154,39 @@ class WasherLoad(BoardLoad):
         return 10.0 * min(outputs.get("motor_rpm", 0), self.max_rpm) / self.max_rpm
 
 
+class TvLoad(BoardLoad):
+    """QSM-T main board at 12 V: the panel interface (T-con), backlight enable and audio
+    amplifier rails the chip switches (panel and backlight inverter have supplies of their own),
+    and in standby only the MCU's standby domain — plus whatever leaks on the standby rail (a
+    board fault the emulated build injects through ``stimulus.standby_leak_ua``)."""
+
+    standby = 0.000420
+    rails = {"panel": 0.350, "backlight": 0.050, "audio": 0.200}
+    mcu_on = 0.030
+
+    def __init__(self, signals: DutSignals) -> None:
+        self.signals = signals
+
+    def current(self, outputs: dict | None) -> float:
+        if outputs is None:
+            return 0.0
+        on = [r for r in self.rails if outputs.get(r)]
+        if not on:
+            leak = self.signals.stimulus("standby_leak_ua") or 0
+            return self.standby + max(leak, 0) * 1e-6
+        return self.mcu_on + sum(self.rails[r] for r in on)
+
+    def speed_reference(self, outputs: dict | None) -> float:
+        return 0.0
+
+
 def load_for(signals: DutSignals | None) -> BoardLoad:
-    if signals is not None and signals.has_outputs:
-        return WasherLoad()
-    return BoardLoad()
+    if signals is None or not signals.has_outputs:
+        return BoardLoad()
+    outputs = signals.outputs() or {}
+    if "panel" in outputs:
+        return TvLoad(signals)
+    return WasherLoad()
 
 
 def ntc_ohms(celsius: float, r25: float = 10_000.0, beta: float = 3950.0) -> float:
