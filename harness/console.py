@@ -57,7 +57,7 @@ class ConsoleLog:
             self._t0 = time.monotonic()
             self._partial = ""
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            self._fh = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
             self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
 
     def _line(self, t: float, direction: str, text: str) -> None:

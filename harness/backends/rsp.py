@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ..errors import DutLost, ProtocolError
 
+SPIN_SECONDS = 0.0002
 READ_CHUNK = 2048
 WRITE_CHUNK = 2000
 _ESCAPE_SET = frozenset(b"#$}*")
@@ -88,23 +90,25 @@ class RspConnection:
 
     # -- reading -----------------------------------------------------------------------------
     def _fill(self, deadline: float | None) -> bool:
-        """Read what is available (waiting until ``deadline``); False on timeout."""
-        if deadline is None:
-            self.sock.setblocking(False)
+        """Read what is available, waiting until ``deadline`` (None: not at all); False on
+        timeout. A reply usually follows within microseconds: poll for it briefly before
+        sleeping in select(), which costs the CPU's idle exit on a quiet machine."""
+        spin_until = time.monotonic() + SPIN_SECONDS
+        while True:
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                break
             except BlockingIOError:
+                pass
+            if deadline is None:
                 return False
-            finally:
-                self.sock.setblocking(True)
-        else:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if now < spin_until and now < deadline:
+                continue
+            if now >= deadline:
                 return False
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
+            readable, _, _ = select.select([self.sock], [], [], deadline - now)
+            if not readable:
                 return False
         if not chunk:
             raise DutLost(f"{self.name}: connection closed by the peer")

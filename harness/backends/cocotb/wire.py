@@ -9,6 +9,7 @@ simulated time moves only inside WAIT, TRACE, WAIT_PIN, RESET and bus transfers.
 from __future__ import annotations
 
 import struct
+import time
 
 REQUEST = struct.Struct("<BBHII")
 REPLY = struct.Struct("<BxxxII")
@@ -35,12 +36,30 @@ TIMEOUT = 2    # WAIT_PIN: the pin did not reach the value
 BAD = 3        # malformed request; payload: utf-8 message
 
 
+# A request and its reply are a few µs of work each side; what costs is waking a process that
+# blocked in recv() on an otherwise idle machine (the CPU's idle exit: tens of µs, twice per
+# request). So each side first polls for the answer for a short while, then blocks.
+SPIN_SECONDS = 0.0002
+
+
 def recv_exact(sock, n: int) -> bytes:
     """n bytes from a socket; ConnectionError when the peer closed it first."""
     buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError(f"peer closed the connection after {len(buf)} of {n} bytes")
-        buf += chunk
+    timeout = sock.gettimeout()
+    deadline = time.perf_counter() + SPIN_SECONDS
+    sock.settimeout(0.0)  # (a socket with a timeout polls before every recv: no spinning)
+    try:
+        while len(buf) < n:
+            try:
+                chunk = sock.recv(n - len(buf))
+            except BlockingIOError:
+                if time.perf_counter() > deadline:
+                    sock.settimeout(timeout)  # long wait: block (the peer's timeout applies)
+                continue
+            if not chunk:
+                raise ConnectionError(f"peer closed the connection after {len(buf)} of {n} "
+                                      "bytes")
+            buf += chunk
+    finally:
+        sock.settimeout(timeout)
     return bytes(buf)

@@ -54,7 +54,24 @@ class Washer:
         return self.dut.symbols["outputs"]
 
     def stimulus(self, **fields) -> None:
+        """Write stimulus fields. Turning the plant model off comes first and takes effect at
+        the next tick: a tick the core was halted in the middle of would otherwise finish and
+        overwrite the sensor values written after it."""
+        if fields.get("plant_enabled") == 0:
+            self.dut.symbols["stimulus.plant_enabled"] = 0
+            self.wait_ticks(2)
+            del fields["plant_enabled"]
         self.dut.symbols.update("stimulus", **fields)
+
+    def wait_ticks(self, n: int, timeout: float = 2.0) -> None:
+        import time
+
+        start = self.dut.symbols["ms_count"]
+        deadline = time.monotonic() + timeout * self.dut.timeout_factor
+        while (self.dut.symbols["ms_count"] - start) & 0xFFFFFFFF < n:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the firmware's tick did not advance {n} ms within {timeout} s")
+            time.sleep(0.001)
 
     def faults(self) -> str:
         return self.dut.command("faults")
