@@ -83,14 +83,22 @@ class DutManager:
                                bench=self.options.bench, slot=self.options.slot)
 
     def pool(self, target: Target):
-        """The warm-chip pool for ``target``'s current image (qemu world)."""
-        from .backends.qemu_pool import QemuPool
-
+        """The pool of reusable chips for ``target``'s current image in this world."""
         image = self.image(target)
         key = (target.name, image.sha256)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = QemuPool(target, image, self.options.timeout_factor)
+            if self.options.world == "pyocd":
+                from .backends.pyocd_pool import PyocdPool
+
+                pool = PyocdPool(target, image, dict(
+                    timeout_factor=self.options.timeout_factor, probe=self.options.probe,
+                    bench=self.options.bench, slot=self.options.slot))
+            else:
+                from .backends.qemu_pool import QemuPool
+
+                pool = QemuPool(target, image, self.options.timeout_factor)
+            self._pools[key] = pool
         return pool
 
     def acquire(self, target: Target, key: str, log_dir: Path,
@@ -103,6 +111,8 @@ class DutManager:
         if self.options.dut_scope == "function":
             if self.options.dut_reuse == "reset" and self.options.world == "qemu":
                 return self.pool(target).acquire(log_dir, boot=boot), True
+            if self.options.dut_reuse == "reset" and self.options.world == "pyocd" and boot:
+                return self.pool(target).acquire(log_dir), True
             return self.open(target, log_dir, boot=boot), True
         slot = (target.name, key)
         dut = self._open.get(slot)

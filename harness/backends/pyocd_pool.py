@@ -1,0 +1,186 @@
+"""Reusing a pyOCD session between tests, the way a bench does: reset the board, don't
+re-enumerate the probe and re-flash it.
+
+Between tests a DUT returns to power-on state through pyOCD alone (so the same steps hold on a
+real board): halt; drop every breakpoint; verify the image's segments by reading them back and
+re-program through FileProgrammer if a test changed them; reset-and-halt, and check that sp and
+pc come from the vector table; fill RAM with the target's ``ram_fill`` word; on an emulated
+chip (``qemu:`` probe) also empty the UART receive FIFO and restore the device registers QEMU's
+reset leaves alone (the target's ``uart_drain``/``reset_writes``); nothing unread on the
+console either way; then let it run and wait for the shell. Whatever cannot be proven clean is
+closed and replaced by a new session.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..config import Target
+from ..dut import Dut
+from ..firmware import FirmwareImage
+from .pyocd import PyocdBackend, open_dut
+from .qemu_reset import FIONREAD, SIOCOUTQ, NotClean, _queued
+
+
+class _Reused:
+    """The backend a reused Dut holds: power-on resumes (the image is already verified)."""
+
+    world = "pyocd"
+
+    def __init__(self, pool: PyocdPool, inner: PyocdBackend) -> None:
+        self.pool = pool
+        self.inner = inner
+        self._returned = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    @property
+    def alive(self) -> bool:
+        return self.inner.alive
+
+    def diagnosis(self) -> str:
+        return self.inner.diagnosis()
+
+    def power_on(self) -> None:
+        self.inner.execution.resume()
+
+    def close(self) -> None:
+        if not self._returned:
+            self._returned = True
+            self.pool.release(self.inner)
+
+
+class PyocdPool:
+    def __init__(self, target: Target, image: FirmwareImage, open_kwargs: dict) -> None:
+        self.target = target
+        self.image = image
+        self.open_kwargs = open_kwargs
+        self.stats: Counter[str] = Counter()
+        self.discarded: list[str] = []
+        self._idle: list[PyocdBackend] = []
+
+    @property
+    def vectors(self) -> tuple[int, int]:
+        base = 0 if any(s.address == 0 for s in self.image.segments) \
+            else self.target.region("flash")[0].start
+        sp, pc = struct.unpack("<II", self.image.read_static(base, 8))
+        return sp, pc & ~1
+
+    def acquire(self, log_dir: Path | None) -> Dut:
+        while self._idle:
+            backend = self._idle.pop()
+            try:
+                self.clean(backend)
+            except NotClean as exc:
+                self.discarded.append(str(exc))
+                self.stats["discarded"] += 1
+                backend.close()
+                continue
+            self.stats["reused"] += 1
+            for cname, con in backend.consoles.items():
+                if log_dir is not None:
+                    con.log.open(log_dir / f"{backend.name}.{cname}.log")
+            dut = Dut(target=self.target, image=self.image, world="pyocd",
+                      backend=_Reused(self, backend), memory=backend.memory,
+                      execution=backend.execution, loader=backend.loader,
+                      consoles=backend.consoles, channels=backend.channels,
+                      timeout_factor=self.open_kwargs.get("timeout_factor", 1.0),
+                      name=backend.name)
+            try:
+                dut.boot()
+            except BaseException:
+                backend.close()
+                raise
+            return dut
+        self.stats["fresh"] += 1
+        dut = open_dut(self.target, self.image, log_dir=log_dir, **self.open_kwargs)
+        inner = dut.backend
+        dut.backend = _Reused(self, inner)
+        return dut
+
+    def release(self, backend: PyocdBackend) -> None:
+        for con in backend.consoles.values():
+            con.log.close()
+        if backend.alive:
+            self._idle.append(backend)
+        else:
+            backend.close()
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+    # -- the clean-up --------------------------------------------------------------------------
+    def clean(self, backend: PyocdBackend) -> None:
+        if not backend.alive:
+            raise NotClean(backend.diagnosis())
+        try:
+            self._clean(backend)
+        except NotClean:
+            raise
+        except Exception as exc:  # a probe or session error: not provably clean
+            raise NotClean(f"{backend.name}: reset through probe {backend.uid} failed: "
+                           f"{exc}") from exc
+
+    def _clean(self, backend: PyocdBackend) -> None:
+        target = backend.session.target
+        if not target.is_halted():
+            target.halt()
+        core = target.selected_core
+        # (remove_all_breakpoints() alone leaves them wanted: the next resume re-inserts them)
+        for address in list(core.bp_manager.get_breakpoints()):
+            core.bp_manager.remove_breakpoint(address)
+        core.bp_manager.flush()
+        fpb = getattr(core, "fpb", None)
+        if fpb is not None:  # the FPB survives a system reset: clear every comparator, disable
+            fpb.init()
+        if backend.loader.verify(self.image):
+            backend.loader.load(self.image)  # re-program what a test changed (resets+halts)
+            if problems := backend.loader.verify(self.image):
+                raise NotClean(f"{backend.name}: image differs after re-programming: "
+                               + "; ".join(problems))
+        self._drain_uarts(backend)  # before the reset: a byte taken now cannot reach the boot
+        target.reset_and_halt()
+        got = (target.read_core_register("sp"), target.read_core_register("pc"))
+        if got != self.vectors:
+            raise NotClean(f"{backend.name}: reset did not land on the reset vector: "
+                           f"sp=0x{got[0]:08x} pc=0x{got[1]:08x}")
+        fill = self.target.qemu.ram_fill if self.target.qemu else 0
+        for ram in self.target.region("ram"):
+            backend.memory.write(ram.start, fill.to_bytes(4, "little") * (ram.size // 4))
+        self._drain_uarts(backend)
+        if backend.uid.startswith("qemu:") and self.target.qemu is not None:
+            for w in self.target.qemu.reset_writes:
+                target.write32(w.address, w.value)
+        self._settle_consoles(backend)
+
+    def _drain_uarts(self, backend: PyocdBackend) -> None:
+        if not backend.uid.startswith("qemu:") or self.target.qemu is None:
+            return  # a real chip's reset resets its UARTs
+        target = backend.session.target
+        for d in self.target.qemu.uart_drain:
+            for _ in range(64):
+                if target.read32(d.status) & d.mask == d.empty:
+                    break
+                target.read32(d.data)
+            else:
+                raise NotClean(f"{backend.name}: UART at 0x{d.data:08x} keeps receiving")
+
+    @staticmethod
+    def _settle_consoles(backend: PyocdBackend) -> None:
+        process = backend.process
+        for name, con in backend.consoles.items():
+            sock = process.consoles.get(name) if process is not None else None
+            if sock is not None:
+                if _queued(sock, SIOCOUTQ):
+                    raise NotClean(f"{backend.name}: console {name!r} is stuck")
+                deadline = time.monotonic() + 0.5
+                while _queued(sock, FIONREAD):
+                    if time.monotonic() > deadline:
+                        raise NotClean(f"{backend.name}: console {name!r} does not drain")
+                    time.sleep(0.0005)
+            con.clear()
