@@ -1,6 +1,6 @@
 """``harness probes``: the debug probes pyOCD sees, and the bench inventory's probes.
 
-The lead wires it into ``harness/cli.py`` as a sub-command calling :func:`cmd_probes`
+``harness/cli.py`` registers it as a sub-command calling :func:`cmd_probes`
 (``add_arguments`` adds its options).
 """
 
