@@ -7,14 +7,7 @@ LDSCRIPT  := common/board/$(BOARD)/$(BOARD).ld
 INCLUDES  := common common/board/$(BOARD) auto
 
 SRCS := \
-	common/startup.c \
-	common/fault.c \
-	common/tick.c \
-	common/fmt.c \
-	common/con.c \
-	common/shell.c \
-	common/version.c \
-	common/libc_min.c \
+	$(COMMON_SRCS) \
 	common/board/$(BOARD)/board.c \
 	common/board/$(BOARD)/uart.c \
 	auto/main.c \

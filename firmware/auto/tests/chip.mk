@@ -8,14 +8,7 @@ LDSCRIPT  := common/board/$(BOARD)/$(BOARD).ld
 INCLUDES  := common common/board/$(BOARD) auto auto/tests
 
 SRCS := \
-	common/startup.c \
-	common/fault.c \
-	common/tick.c \
-	common/fmt.c \
-	common/con.c \
-	common/shell.c \
-	common/version.c \
-	common/libc_min.c \
+	$(COMMON_SRCS) \
 	common/qtest.c \
 	common/qtest_main.c \
 	common/board/$(BOARD)/board.c \
