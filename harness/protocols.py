@@ -88,6 +88,18 @@ class Execution(ABC):
         """Wait for the running core to stop by itself (breakpoint); None on timeout."""
 
 
+def image_differences(memory: Memory, image: FirmwareImage) -> list[str]:
+    """Where the chip's memory differs from the image's load segments (empty: identical)."""
+    out = []
+    for seg in image.segments:
+        got = memory.read(seg.address, len(seg.data))
+        if got != seg.data:
+            first = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=True)) if a != b)
+            out.append(f"segment 0x{seg.address:08x}+{len(seg.data)} differs from "
+                       f"0x{seg.address + first:08x}")
+    return out
+
+
 class Loader(ABC):
     """Puts an image into the chip's non-volatile memory."""
 

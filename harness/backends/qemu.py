@@ -9,7 +9,7 @@ from ..console import Console
 from ..dut import Dut
 from ..errors import DutLost, FirmwareError
 from ..firmware import FirmwareImage
-from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory
+from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
 from . import qemu_process
 from .qmp import QmpClient
 from .rsp import RspClient, RspConnection, StopReply
@@ -100,15 +100,7 @@ class RspLoader(Loader):
         self.execution.reset(halt=True)
 
     def verify(self, image: FirmwareImage) -> list[str]:
-        out = []
-        for seg in image.segments:
-            got = self.memory.read(seg.address, len(seg.data))
-            if got != seg.data:
-                first = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=True))
-                             if a != b)
-                out.append(f"segment 0x{seg.address:08x}+{len(seg.data)} differs from "
-                           f"0x{seg.address + first:08x}")
-        return out
+        return image_differences(self.memory, image)
 
 
 class QemuBackend:

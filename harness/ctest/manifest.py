@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError
+from ..config import load_model
 
 MANIFEST_NAME = "ctest.yaml"
 
@@ -29,21 +28,4 @@ class CtestManifest(BaseModel):
 def load_manifest(path: Path) -> CtestManifest:
     """Read one manifest; errors name the file and the field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: ctest manifest not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-    try:
-        manifest = CtestManifest.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
-            msg = "unknown field (typo?)" if e["type"] == "extra_forbidden" else e["msg"]
-            problems.append(f"field '{loc}': {msg}")
-        raise ConfigError(f"{path}: invalid ctest manifest:\n  " + "\n  ".join(problems)) from None
-    return manifest.model_copy(update={"source": path})
+    return load_model(path, CtestManifest, "ctest manifest").model_copy(update={"source": path})
