@@ -21,37 +21,16 @@ from pathlib import Path
 from ..config import Target
 from ..dut import Dut
 from ..firmware import FirmwareImage
+from .pooled import PooledBackend
 from .pyocd import PyocdBackend, open_dut
 from .qemu_reset import FIONREAD, SIOCOUTQ, NotClean, _queued
 
 
-class _Reused:
-    """The backend a reused Dut holds: power-on resumes (the image is already verified)."""
-
-    world = "pyocd"
-
-    def __init__(self, pool: PyocdPool, inner: PyocdBackend) -> None:
-        self.pool = pool
-        self.inner = inner
-        self._returned = False
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    @property
-    def alive(self) -> bool:
-        return self.inner.alive
-
-    def diagnosis(self) -> str:
-        return self.inner.diagnosis()
+class _Reused(PooledBackend):
+    """Power-on resumes: the image is already verified (no re-flash)."""
 
     def power_on(self) -> None:
         self.inner.execution.resume()
-
-    def close(self) -> None:
-        if not self._returned:
-            self._returned = True
-            self.pool.release(self.inner)
 
 
 class PyocdPool:

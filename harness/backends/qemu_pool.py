@@ -18,38 +18,9 @@ from ..config import Target
 from ..dut import Dut
 from ..errors import DutLost
 from ..firmware import FirmwareImage
+from .pooled import PooledBackend
 from .qemu import QemuBackend
 from .qemu_reset import NotClean, Resetter
-
-
-class PooledBackend:
-    """What a pooled Dut holds: the real backend, returned to the pool on close."""
-
-    world = "qemu"
-
-    def __init__(self, pool: QemuPool, inner: QemuBackend) -> None:
-        self.pool = pool
-        self.inner = inner
-        self._returned = False
-
-    def __getattr__(self, name):  # rsp, qmp, process, consoles...
-        return getattr(self.inner, name)
-
-    @property
-    def alive(self) -> bool:
-        return self.inner.alive
-
-    def diagnosis(self) -> str:
-        return self.inner.diagnosis()
-
-    def power_on(self) -> None:
-        self.inner.power_on()
-
-    def close(self) -> int | None:
-        if not self._returned:
-            self._returned = True
-            self.pool.release(self.inner)
-        return None
 
 
 class QemuPool:
