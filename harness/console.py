@@ -177,14 +177,15 @@ class Console:
         return [ln.rstrip("\r") for ln in self.text.splitlines()[-n:]]
 
     def clear(self) -> None:
-        """Forget what was read so far (the buffer restarts empty; marks are invalidated)."""
+        """Forget what was read so far: the buffer restarts empty, marks are invalidated and
+        ``t0`` is now (a reused chip's console starts again at its power-on)."""
         with self._cond:
             self._snapshot()
             self._text = ""
             self._times.clear()
             self._len = 0
             self._cursor = 0
-            self._cleared_at = time.monotonic()
+            self._cleared_at = self.t0 = time.monotonic()
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float = 2.0,
                since: int | None = None, partial: bool = False) -> Match:

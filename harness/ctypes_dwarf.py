@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 _ATE_FLOAT = 0x04
@@ -15,15 +16,15 @@ _ATE_CHAR = (0x06, 0x08)
 
 
 @dataclass(frozen=True)
-class CType:
+class CType(ABC):
     name: str
     size: int
 
-    def decode(self, data: bytes):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def decode(self, data: bytes): ...
 
-    def encode(self, value) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self, value) -> bytes: ...
 
 
 @dataclass(frozen=True)

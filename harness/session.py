@@ -57,11 +57,19 @@ class DutManager:
         self.world = worlds.get(options.world)
         self._open: dict[tuple[str, str], Dut] = {}
         self._pools: dict[tuple[str, str], object] = {}
+        self._images: dict[str, fw.FirmwareImage] = {}
 
     def target(self, name: str) -> Target:
         return self.catalog.get(name)
 
     def image(self, target: Target) -> fw.FirmwareImage:
+        """The target's image: built (when stale) and parsed once per run, not per test."""
+        image = self._images.get(target.name)
+        if image is None:
+            image = self._images[target.name] = self._load_image(target)
+        return image
+
+    def _load_image(self, target: Target) -> fw.FirmwareImage:
         override = self.options.firmware.get(target.name) or self.options.firmware.get("*")
         spec = target.firmware
         if override is not None:

@@ -13,9 +13,9 @@ closed and replaced by a new session.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 
 from ..config import Target
@@ -23,7 +23,7 @@ from ..dut import Dut
 from ..firmware import FirmwareImage
 from .pooled import PooledBackend
 from .pyocd import PyocdBackend, open_dut
-from .qemu_reset import FIONREAD, SIOCOUTQ, NotClean, _queued
+from .qemu_reset import FIONREAD, SIOCOUTQ, NotClean, queued_bytes, reset_vectors
 
 
 class _Reused(PooledBackend):
@@ -42,12 +42,9 @@ class PyocdPool:
         self.discarded: list[str] = []
         self._idle: list[PyocdBackend] = []
 
-    @property
+    @cached_property
     def vectors(self) -> tuple[int, int]:
-        base = 0 if any(s.address == 0 for s in self.image.segments) \
-            else self.target.region("flash")[0].start
-        sp, pc = struct.unpack("<II", self.image.read_static(base, 8))
-        return sp, pc & ~1
+        return reset_vectors(self.image, self.target)
 
     def acquire(self, log_dir: Path | None) -> Dut:
         while self._idle:
@@ -155,10 +152,10 @@ class PyocdPool:
         for name, con in backend.consoles.items():
             sock = process.consoles.get(name) if process is not None else None
             if sock is not None:
-                if _queued(sock, SIOCOUTQ):
+                if queued_bytes(sock, SIOCOUTQ):
                     raise NotClean(f"{backend.name}: console {name!r} is stuck")
                 deadline = time.monotonic() + 0.5
-                while _queued(sock, FIONREAD):
+                while queued_bytes(sock, FIONREAD):
                     if time.monotonic() > deadline:
                         raise NotClean(f"{backend.name}: console {name!r} does not drain")
                     time.sleep(0.0005)

@@ -12,7 +12,8 @@ from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
 from . import qemu_process
 from .qmp import QmpClient
-from .rsp import RspClient, RspConnection, StopReply
+from .rsp import RspClient, StopReply
+from .rsp_wire import RspConnection
 
 
 class RspMemory(Memory):

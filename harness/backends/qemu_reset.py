@@ -52,6 +52,14 @@ SIOCOUTQ = termios.TIOCOUTQ
 FIONREAD = termios.FIONREAD
 
 
+def reset_vectors(image: FirmwareImage, target: Target) -> tuple[int, int]:
+    """Initial sp and pc from the image's vector table: at 0, or at the start of the first
+    flash region (STM32: flash at 0x08000000, aliased at 0 for boot)."""
+    base = 0 if any(s.address == 0 for s in image.segments) else target.region("flash")[0].start
+    sp, pc = struct.unpack("<II", image.read_static(base, 8))
+    return sp, pc & ~1
+
+
 class NotClean(HarnessError):
     """The chip could not be proven to be at power-on state."""
 
@@ -95,7 +103,7 @@ class FlashLayout:
         return hashlib.sha256(self.expected[lo:hi]).hexdigest()
 
 
-def _queued(sock, request: int) -> int:
+def queued_bytes(sock, request: int) -> int:
     buf = array.array("i", [0])
     fcntl.ioctl(sock.fileno(), request, buf)
     return buf[0]
@@ -117,12 +125,7 @@ class Resetter:
 
     @cached_property
     def vectors(self) -> tuple[int, int]:
-        """Initial sp and pc: the vector table at 0, or at the start of the first flash region
-        (STM32: flash at 0x08000000, aliased at 0 for boot)."""
-        base = 0 if any(s.address == 0 for s in self.image.segments) \
-            else self.target.region("flash")[0].start
-        sp, pc = struct.unpack("<II", self.image.read_static(base, 8))
-        return sp, pc & ~1
+        return reset_vectors(self.image, self.target)
 
     def record_power_on(self, backend) -> None:
         """Remember a fresh (``-S``, never run) process's registers as the reference."""
@@ -273,17 +276,17 @@ class Resetter:
 
     @staticmethod
     def _unread_by_chip(backend) -> int:
-        return sum(_queued(backend.process.consoles[n], SIOCOUTQ) for n in backend.consoles)
+        return sum(queued_bytes(backend.process.consoles[n], SIOCOUTQ) for n in backend.consoles)
 
     def _settle_consoles(self, backend) -> None:
         for name, con in backend.consoles.items():
             sock = backend.process.consoles[name]
-            if _queued(sock, SIOCOUTQ):
+            if queued_bytes(sock, SIOCOUTQ):
                 raise NotClean(f"{backend.name}: console {name!r} is stuck: "
-                               f"{_queued(sock, SIOCOUTQ)} bytes sent to the chip were never "
+                               f"{queued_bytes(sock, SIOCOUTQ)} bytes sent to the chip were never "
                                f"read")
             deadline = time.monotonic() + 0.5
-            while _queued(sock, FIONREAD):
+            while queued_bytes(sock, FIONREAD):
                 if time.monotonic() > deadline:
                     raise NotClean(f"{backend.name}: console {name!r} output does not drain")
                 time.sleep(0.0005)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from .base import Driver, reading
 from .safety import SafetyLimits
 from .scpi import ScpiSession
 
 
-class PowerSupply(Driver):
+class PowerSupply(Driver, ABC):
     """Set voltage and current limit, switch outputs, measure — per channel, within limits."""
 
     kind = "psu"
@@ -18,20 +20,25 @@ class PowerSupply(Driver):
         self.limits = limits
 
     # -- the dialect: command text per operation ---------------------------------------------
+    @abstractmethod
     def _set_voltage(self, ch: int, volts: float) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _set_current(self, ch: int, amps: float) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _output(self, ch: int, on: bool) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _output_query(self, ch: int) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _measure(self, what: str, ch: int) -> str:
-        raise NotImplementedError
+        ...
 
     # -- operations --------------------------------------------------------------------------
     def _check_channel(self, ch: int) -> None:

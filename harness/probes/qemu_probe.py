@@ -26,7 +26,8 @@ from pyocd.core import exceptions
 from pyocd.core.memory_interface import MemoryInterface
 from pyocd.probe.debug_probe import DebugProbe
 
-from ..backends.rsp import RspClient, RspConnection
+from ..backends.rsp import RspClient
+from ..backends.rsp_wire import RspConnection
 from ..errors import HarnessError
 from . import boards, launch
 from .coresight import DebugPortModel

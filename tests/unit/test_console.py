@@ -138,3 +138,4 @@ def test_time_of_and_clear(pair):
     assert con.time_of(0) >= t0
     con.clear()
     assert con.text == "" and con.mark() == 0
+    assert con.t0 > t0  # times count from the clear (a reused chip's power-on)

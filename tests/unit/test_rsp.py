@@ -3,16 +3,8 @@ import threading
 
 import pytest
 
-from harness.backends.rsp import (
-    RspClient,
-    RspConnection,
-    StopReply,
-    checksum,
-    decode,
-    escape,
-    frame,
-    parse_target_xml,
-)
+from harness.backends.rsp import RspClient, StopReply, parse_target_xml
+from harness.backends.rsp_wire import RspConnection, checksum, decode, escape, frame
 from harness.errors import DutLost, ProtocolError
 
 
