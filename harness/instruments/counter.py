@@ -39,8 +39,9 @@ class Counter(Driver):
 
     def duty_cycle(self, channel: int = 1) -> float:
         """Fraction 0..1 of the period the signal is high."""
+        # averaged over hundreds of cycles: a virtual counter samples the pin that many times
         return reading(self.session.query_float(f"MEAS:DCYC? (@{channel})",
-                                                timeout_ms=self._budget()))
+                                                timeout_ms=self._budget() + 6000))
 
 
 DIALECTS = (Counter,)

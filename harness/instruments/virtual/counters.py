@@ -5,7 +5,10 @@ count of the edges it drives, read at the gate's start and end) and reads the pe
 firmware programmed into the timer that drives it. Counting edges against host time is not
 a measurement of the chip: QEMU coalesces the timer interrupts of a vCPU starved by a loaded
 host, so the count drops with the host's load while the chip's timer runs at its programmed
-rate. Duty cycle: the pin level sampled at random instants over the gate.
+rate. Duty cycle: the pin level sampled at ``DUTY_SAMPLES`` random instants spread over about
+one gate. All of them are taken however long a loaded host makes the reads: the estimate's
+standard error is sqrt(d(1-d)/n), 0.03 at n = 256, and a gate that cut the count short made
+it wide enough (0.35..0.74 seen at n ~ 40) to fail a 50 % output.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from .instrument import VirtualInstrument, fmt
 from .scpi import Call, CommandSet, channel_list
 
 NO_VALUE = 9.91e37
-DUTY_SAMPLES = 64
+DUTY_SAMPLES = 256
 
 
 class Keysight53220A(VirtualInstrument):
@@ -54,12 +57,9 @@ class Keysight53220A(VirtualInstrument):
             time.sleep(self.gate)
             return NO_VALUE
         levels = []
-        end = time.monotonic() + self.gate
         for _ in range(DUTY_SAMPLES):
             time.sleep(self.rng.uniform(0.0, 2.0 * self.gate / DUTY_SAMPLES))
             levels.append(src.pin())
-            if time.monotonic() > end:
-                break
         if None in levels or len(set(levels)) < 2:
             return NO_VALUE  # no edges: a DC level has no duty cycle
         return sum(levels) / len(levels)
