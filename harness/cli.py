@@ -31,7 +31,11 @@ def cmd_check(args) -> int:
     bad = 0
     for name in args.names or cat.names():
         try:
-            cat.get(name)
+            target = cat.get(name)
+            if target.svd is not None:
+                from .regs import load_svd
+
+                load_svd(target.svd)
             print(f"ok    {name}")
         except HarnessError as exc:
             bad += 1

@@ -103,6 +103,8 @@ class Target(_Model):
     default_console: str | None = None
     qemu: QemuWorld | None = None
     bench: BenchWorld | None = None
+    svd: Path | None = Field(default=None, description="CMSIS-SVD file of the chip's "
+                             "peripherals, for dut.regs; relative to the project root")
     # Where the target file was read from; set by the loader, not by the file.
     source: Path | None = Field(default=None, exclude=True)
 
@@ -169,7 +171,13 @@ def load_target(path: Path) -> Target:
     if target.name != path.stem:
         raise ConfigError(f"{path}: field 'name': {target.name!r} must match the file name "
                           f"{path.stem!r}")
-    return target.model_copy(update={"source": path})
+    update: dict = {"source": path}
+    if target.svd is not None:
+        svd = path.resolve().parent.parent / target.svd  # the project root, as for the ELF
+        if not svd.is_file():
+            raise ConfigError(f"{path}: field 'svd': no such file {svd}")
+        update["svd"] = svd
+    return target.model_copy(update=update)
 
 
 class TargetCatalog:

@@ -48,6 +48,7 @@ class Dut:
         self.name = name or target.name
         self.step = "created"
         self.running_version: VersionInfo | None = None
+        self._regs = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -85,6 +86,20 @@ class Dut:
     def symbols(self) -> SymbolView:
         self._need("memory")
         return SymbolView(self.image, self.memory)  # type: ignore[arg-type]
+
+    @property
+    def regs(self):
+        """The chip's peripheral registers by name, from the target's SVD file
+        (``dut.regs.TIMER0.CTRL.EN = 1``), read and written through this DUT's memory."""
+        self._need("memory")
+        if self.target.svd is None:
+            raise HarnessError(f"{self.target.source}: no 'svd' field; {self.target.name} has "
+                               "no register map for dut.regs")
+        if self._regs is None:
+            from .regs import Registers  # cmsis-svd loads only when registers are asked for
+
+            self._regs = Registers.from_svd(self.target.svd, self.memory)  # type: ignore[arg-type]
+        return self._regs
 
     # -- what tests do -----------------------------------------------------------------------
     def command(self, cmd: str, timeout: float = 2.0) -> str:

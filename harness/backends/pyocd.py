@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import struct
 import time
 from pathlib import Path
 
@@ -65,13 +66,38 @@ class PyocdMemory(Memory):
     def target(self):
         return self.backend.session.target
 
+    # Aligned words go as 32-bit transfers, only the unaligned ends as bytes: a peripheral
+    # register takes word accesses (a byte store to it is dropped or lands in the wrong lane,
+    # a byte read of a FIFO pops it four times).
     @_translate("memory read")
     def read(self, address: int, length: int) -> bytes:
-        return bytes(self.target.read_memory_block8(address, length))
+        out = bytearray()
+        for addr, n, words in _spans(address, length):
+            if words:
+                out += struct.pack(f"<{n // 4}I", *self.target.read_memory_block32(addr, n // 4))
+            else:
+                out += bytes(self.target.read_memory_block8(addr, n))
+        return bytes(out)
 
     @_translate("memory write")
     def write(self, address: int, data: bytes) -> None:
-        self.target.write_memory_block8(address, bytes(data))
+        data = bytes(data)
+        for addr, n, words in _spans(address, len(data)):
+            chunk = data[addr - address:addr - address + n]
+            if words:
+                self.target.write_memory_block32(addr, list(struct.unpack(f"<{n // 4}I", chunk)))
+            else:
+                self.target.write_memory_block8(addr, chunk)
+
+
+def _spans(address: int, length: int) -> list[tuple[int, int, bool]]:
+    """[(address, length, as_words)]: unaligned head bytes, aligned words, tail bytes."""
+    end = address + length
+    lo, hi = min(-(-address // 4) * 4, end), max(end // 4 * 4, address)
+    if hi <= lo:
+        return [(address, length, False)] if length else []
+    spans = [(address, lo - address, False), (lo, hi - lo, True), (hi, end - hi, False)]
+    return [s for s in spans if s[1]]
 
 
 _REASONS = {"BREAKPOINT": "trap", "WATCHPOINT": "watchpoint", "VECTOR_CATCH": "reset",

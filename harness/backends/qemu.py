@@ -10,21 +10,32 @@ from ..dut import Dut
 from ..errors import DutLost, FirmwareError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
-from . import qemu_process
+from . import qemu_process, rsp_store
 from .qmp import QmpClient
 from .rsp import RspClient, StopReply
 from .rsp_wire import RspConnection
 
 
 class RspMemory(Memory):
-    def __init__(self, rsp: RspClient) -> None:
+    """Memory through the gdbstub. Writes outside the target's RAM and flash are device
+    registers, which QEMU's debugger path drops: the core does them (backends.rsp_store)."""
+
+    def __init__(self, rsp: RspClient, target: Target, name: str) -> None:
         self.rsp = rsp
+        self.name = name
+        self.regions = [(r.start, r.end) for r in target.memory if r.kind != "device"]
+        self.scratch = target.region("ram")[0].start
 
     def read(self, address: int, length: int) -> bytes:
         return self.rsp.read_memory(address, length)
 
     def write(self, address: int, data: bytes) -> None:
-        self.rsp.write_memory(address, bytes(data))
+        end = address + len(data)
+        if any(lo <= address and end <= hi for lo, hi in self.regions):
+            self.rsp.write_memory(address, bytes(data))
+        else:
+            rsp_store.device_write(self.rsp, self.scratch, address, bytes(data),
+                                   name=f"{self.name} gdbstub")
 
 
 class QemuExecution(Execution):
@@ -131,7 +142,7 @@ class QemuBackend:
         except BaseException:
             self.process.close()
             raise
-        self.memory = RspMemory(self.rsp)
+        self.memory = RspMemory(self.rsp, target, name)
         self.execution = QemuExecution(self.rsp, self.qmp)
         self.loader = RspLoader(self.memory, self.execution)
 

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..backends import rsp_store
 from ..backends.rsp import RspClient, StopReply
 from ..errors import DutLost, HarnessError, ProtocolError
 
@@ -23,10 +24,6 @@ from ..errors import DutLost, HarnessError, ProtocolError
 REGSEL_NAMES = {**{i: f"r{i}" for i in range(13)}, 13: "sp", 14: "lr", 15: "pc", 16: "xpsr",
                 17: "msp", 18: "psp", 20: "cfbp", 33: "fpscr",
                 **{64 + i: f"s{i}" for i in range(32)}}
-
-# str/strh/strb r1, [r0] (Thumb)
-_STORE = {4: b"\x01\x60", 2: b"\x01\x80", 1: b"\x01\x70"}
-
 
 @dataclass(frozen=True)
 class Region:
@@ -176,37 +173,16 @@ class GdbCore:
             return self.rsp.read_memory(address, length)
 
     def write(self, address: int, data: bytes, size: int = 4) -> None:
-        if any(r.contains(address, len(data)) for r in self.writable):
-            with self.paused():
-                self.rsp.write_memory(address, data)
-            return
         with self.paused():
-            if size not in _STORE or len(data) % size or address % size:
-                size = 1
-            for off in range(0, len(data), size):
-                value = int.from_bytes(data[off:off + size], "little")
-                self.store(address + off, value, size)
+            if any(r.contains(address, len(data)) for r in self.writable):
+                self.rsp.write_memory(address, data)
+            else:
+                rsp_store.device_write(self.rsp, self.scratch, address, data, size, self.name)
 
     def store(self, address: int, value: int, size: int = 4) -> None:
-        """A device-register write: ``str r1,[r0]`` planted in scratch RAM and stepped."""
+        """A device-register write by the core (see backends.rsp_store)."""
         with self.paused():
-            rsp = self.rsp
-            saved = {n: rsp.read_register(n) for n in ("r0", "r1", "pc", "xpsr")}
-            code = rsp.read_memory(self.scratch, 2)
-            try:
-                rsp.write_memory(self.scratch, _STORE[size])
-                rsp.write_register("r0", address)
-                rsp.write_register("r1", value)
-                rsp.write_register("pc", self.scratch)
-                rsp.write_register("xpsr", saved["xpsr"] | 1 << 24)  # Thumb state
-                rsp.step()
-                if rsp.read_register("pc") != self.scratch + 2:
-                    raise HarnessError(f"{self.name}: store of 0x{value:x} to 0x{address:08x} "
-                                       f"faulted (the address is not writable)")
-            finally:
-                rsp.write_memory(self.scratch, code)
-                for n, v in saved.items():
-                    rsp.write_register(n, v)
+            rsp_store.store(self.rsp, self.scratch, address, value, size, self.name)
 
     def read_u32(self, address: int) -> int:
         return struct.unpack("<I", self.read(address, 4))[0]

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.protocols import CORE_REGISTERS
 
 pytestmark = pytest.mark.targets("qsm-washer")
@@ -103,3 +104,27 @@ def test_loader_writes_and_verifies_the_image(dut):
     mark = dut.console.mark()
     dut.execution.resume()
     dut.console.expect("^READY$", since=mark)
+
+
+TIMER1_TAILR = 0x40031028  # lm3s6965 GPTM1 interval load; the firmware leaves GPTM1 alone
+
+
+def test_device_register_writes_reach_the_peripheral(dut, scratch):
+    """QEMU's debugger path drops writes to device registers: the core does them, and
+    leaves no trace in its registers or in RAM."""
+    dut.execution.halt()
+    dut.memory.write_u32(scratch, 0x5AA5F00D)
+    before = dut.execution.registers()
+    dut.memory.write_u32(TIMER1_TAILR, 0x1234)
+    assert dut.memory.read_u32(TIMER1_TAILR) == 0x1234
+    dut.memory.write(TIMER1_TAILR, (0xBEEF).to_bytes(4, "little"))
+    assert dut.memory.read_u32(TIMER1_TAILR) == 0xBEEF
+    assert dut.execution.registers() == before
+    assert dut.memory.read_u32(scratch) == 0x5AA5F00D
+    dut.execution.resume()
+    assert dut.command("status").startswith("state=IDLE")
+
+
+def test_regs_without_an_svd_names_the_target_file(dut):
+    with pytest.raises(HarnessError, match=r"qsm-washer\.yaml: no 'svd' field"):
+        dut.regs  # noqa: B018

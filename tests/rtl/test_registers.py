@@ -4,8 +4,7 @@ import pytest
 
 from harness.backends.cocotb.client import BusError
 from harness.errors import HarnessError
-
-from .register_checks import check_access_masks, check_reset_values
+from harness.regcheck import check_access_masks, check_reset_values
 
 BLOCKS = [("qsm_pwm", "PWM"), ("qsm_nec", "NEC")]
 

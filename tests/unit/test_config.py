@@ -105,3 +105,21 @@ def test_every_shipped_target_is_valid():
     assert "qsm-washer" in cat.names()
     for t in cat.all():
         assert t.firmware.elf.suffix == ".elf"
+
+
+def test_svd_is_resolved_from_the_project_root(tmp_path):
+    (tmp_path / "targets" / "svd").mkdir(parents=True)
+    (tmp_path / "targets" / "svd" / "chip.svd").write_text("<device/>")
+    d = washer_dict()
+    d["svd"] = "targets/svd/chip.svd"
+    t = load_target(write(tmp_path / "targets", "qsm-washer", d))
+    assert t.svd == (tmp_path / "targets" / "svd" / "chip.svd").resolve()
+
+
+def test_missing_svd_names_file_and_field(tmp_path):
+    (tmp_path / "targets").mkdir()
+    d = washer_dict()
+    d["svd"] = "targets/svd/nope.svd"
+    with pytest.raises(ConfigError, match=r"qsm-washer\.yaml: field 'svd': no such file "
+                                          r".*nope\.svd"):
+        load_target(write(tmp_path / "targets", "qsm-washer", d))

@@ -7,6 +7,8 @@ marked ``requires("symbols")``).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.targets("qsm-tv")
@@ -57,9 +59,13 @@ class Tv:
         self.dut.symbols["stimulus.ir.us"] = padded
         self.dut.symbols.update("stimulus.ir", count=len(pulses), gap_us=gap_us)
         self.dut.symbols["stimulus.ir.seq"] = seq
-        line = self.dut.console.expect(r"^EVT ir .*$", timeout=2.0, since=m).group(0)
-        assert self.dut.symbols["ir_status.seq"] == seq
-        return line
+        # ir_status.seq is the chip's acknowledgement, written after the capture was decoded,
+        # acted on and reported: wait for it, not for the line (printed just before it)
+        deadline = time.monotonic() + 2.0 * self.dut.timeout_factor
+        while self.dut.symbols["ir_status.seq"] != seq:
+            assert time.monotonic() < deadline, f"capture {seq} never acknowledged"
+            time.sleep(0.002)
+        return self.dut.console.expect(r"^EVT ir .*$", timeout=2.0, since=m).group(0)
 
     def key(self, name: str) -> str:
         return self.ir(nec_frame(REMOTE, KEYS[name]))

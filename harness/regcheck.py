@@ -1,7 +1,8 @@
-"""World-agnostic register checks: they take a ``Registers`` view (harness.regs) and a
-peripheral name, and use nothing but its memory. The same functions run against an RTL block
-(``rtl.regs``) and against a chip through its debug port
-(``Registers.from_svd(svd, dut.memory)``) wherever the peripheral is mapped."""
+"""World-agnostic register checks against the SVD: they take a ``Registers`` view
+(harness.regs) and a peripheral name, and use nothing but its memory. The same functions run
+against an RTL block (``rtl.regs``) and against a chip through its debug port (``dut.regs``)
+wherever the peripheral is mapped. A register that differs from its description fails the
+test (AssertionError) with every difference listed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def check_reset_values(regs, peripheral: str) -> None:
         want = info.reset_value & info.reset_mask
         if got != want:
             bad.append(f"{info.path}: {got:#010x}, SVD reset value {want:#010x}")
-    assert not bad, "registers off their reset values:\n" + "\n".join(bad)
+    if bad:
+        raise AssertionError("registers off their reset values:\n" + "\n".join(bad))
 
 
 def check_access_masks(regs, peripheral: str) -> None:
@@ -42,4 +44,5 @@ def check_access_masks(regs, peripheral: str) -> None:
             if got & ~info.implemented_mask:
                 bad.append(f"{info.path}: undescribed bits read {got:#010x}")
         reg.write(info.reset_value & info.writable_mask)
-    assert not bad, "access masks differ from the SVD:\n" + "\n".join(bad)
+    if bad:
+        raise AssertionError("access masks differ from the SVD:\n" + "\n".join(bad))
