@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import posixpath
 import time
 from pathlib import Path
 
@@ -15,7 +16,11 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="QSM Harness — results", title_justify="left", expand=False)
+    # one row per test, grouped by file, named relative to the folder they all share
+    rows = sorted(rows, key=lambda r: r[0])
+    folder = _common_folder([r[0] for r in rows])
+    title = "QSM Harness — results" + (f" ({folder}/)" if folder else "")
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("test", overflow="fold")
     table.add_column("outcome")
     table.add_column("duration", justify="right")
@@ -28,7 +33,8 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
             bucket = per_target.setdefault(target, {})
             bucket[outcome] = bucket.get(outcome, 0) + 1
         style = _STYLE.get(outcome, "")
-        table.add_row(escape(nodeid), f"[{style}]{outcome.upper()}[/]",
+        name = nodeid[len(folder) + 1:] if folder else nodeid
+        table.add_row(escape(name), f"[{style}]{outcome.upper()}[/]",
                       f"{duration * 1e3:8.1f} ms")
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
@@ -46,6 +52,15 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     con.print(f"{len(rows)} tests: {summary or 'none'} in {elapsed:.2f} s; "
               f"logs under {results}/logs")
     return buf.getvalue()
+
+
+def _common_folder(nodeids: list[str]) -> str:
+    """The folder every test file lies under ("" when they share none)."""
+    files = [n.split("::", 1)[0] for n in nodeids]
+    if not files:
+        return ""
+    folder = posixpath.commonpath(files)
+    return posixpath.dirname(folder) if folder in files else folder
 
 
 class SummaryTable:

@@ -75,7 +75,7 @@ def test_harness_error_in_call_is_reported_as_error(pytester):
     """)
     result = pytester.runpytest("--summary", "--junitxml=j.xml")
     result.stdout.fnmatch_lines(["*1 failed*1 error*"])
-    result.stdout.fnmatch_lines(["*test_tool_broke*ERROR*", "*test_chip_wrong*FAILED*"])
+    result.stdout.fnmatch_lines(["*test_chip_wrong*FAILED*", "*test_tool_broke*ERROR*"])
     xml = (pytester.path / "j.xml").read_text()
     assert 'name="harness_outcome" value="error"' in xml
 
@@ -93,7 +93,21 @@ def test_summary_table_keeps_parameter_ids_and_durations(pytester):
     out = result.stdout.str()
     assert "test_p[[a]]" in out and "test_p[2]" in out
     assert "2 tests: 2 passed" in out
+    assert out.index("test_p[2]") < out.index("test_p[[a]]")  # sorted by test id
     assert result.ret == 0
+
+
+def test_summary_names_tests_relative_to_their_common_folder():
+    from harness.report import summary_table
+
+    rows = [["tests/acceptance/tv/test_a.py::test_x[tv]", "passed", 0.1, "qsm-tv"],
+            ["tests/acceptance/auto/test_b.py::test_y", "failed", 0.2, "qsm-auto"]]
+    out = summary_table(rows, 1.0, Path("results"))
+    assert "results (tests/acceptance/)" in out
+    assert "│ auto/test_b.py::test_y " in out and "│ tv/test_a.py::test_x[tv] " in out
+    assert out.index("auto/test_b.py") < out.index("tv/test_a.py")
+    one_file = summary_table(rows[:1], 1.0, Path("results"))
+    assert "(tests/acceptance/tv/)" in one_file and "│ test_a.py::test_x[tv]" in one_file
 
 
 def test_no_summary_without_the_option(pytester):
