@@ -53,15 +53,47 @@ class SupplyChannel(_Model):
     current_limit: Annotated[float, Field(gt=0)] | None = None
 
 
+class SerialSettings(_Model):
+    """Line settings of an instrument on a serial port (``ASRL...`` resources)."""
+
+    baud_rate: Annotated[int, Field(gt=0)] = 9600
+    data_bits: Literal[5, 6, 7, 8] = 8
+    parity: Literal["none", "odd", "even", "mark", "space"] = "none"
+    stop_bits: Literal[1, 1.5, 2] = 1
+    flow_control: Literal["none", "xon_xoff", "rts_cts", "dtr_dsr"] = "none"
+
+    def visa_attributes(self) -> dict:
+        """As PyVISA's serial resource attributes."""
+        from pyvisa import constants
+
+        return {"baud_rate": self.baud_rate, "data_bits": self.data_bits,
+                "parity": constants.Parity[self.parity],
+                "stop_bits": {1: constants.StopBits.one, 1.5: constants.StopBits.one_and_a_half,
+                              2: constants.StopBits.two}[self.stop_bits],
+                "flow_control": 0 if self.flow_control == "none"
+                else constants.ControlFlow[self.flow_control]}
+
+
+SERIAL_RESOURCE = re.compile(r"^(ASRL|virtual-asrl:)", re.IGNORECASE)
+
+
 class Instrument(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["psu", "dmm", "counter"]
     resource: str = Field(description="VISA resource string, or 'virtual:<model>' for a "
-                          "virtual instrument the harness starts")
+                          "virtual LXI instrument the harness starts on loopback TCP, "
+                          "'virtual-asrl:<model>' for one on a serial port (a pty)")
     slot: Annotated[int, Field(ge=1)] | None = Field(default=None,
                                                      description="slot it serves; None = all")
     channels: dict[int, SupplyChannel] = Field(default_factory=dict)
     timeout_ms: Annotated[int, Field(gt=0)] = 2000
+    serial: SerialSettings | None = Field(
+        default=None, description="line settings; only for a serial-port resource (ASRL...)")
+
+    def model_post_init(self, _context: object) -> None:
+        if self.serial is not None and not SERIAL_RESOURCE.match(self.resource):
+            raise ValueError(f"instrument {self.name!r}: 'serial' settings need a serial "
+                             f"resource (ASRL...), not {self.resource!r}")
 
 
 class Bench(_Model):

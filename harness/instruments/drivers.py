@@ -26,7 +26,8 @@ def open_instrument(inst: Instrument, resource: str | None = None, rm=None) -> D
     The driver's kind must match the inventory's (a meter listed as a supply is an error).
     """
     where = resource or inst.resource
-    session = ScpiSession(where, timeout_ms=inst.timeout_ms, rm=rm)
+    session = ScpiSession(where, timeout_ms=inst.timeout_ms, rm=rm,
+                          serial=inst.serial.visa_attributes() if inst.serial else None)
     try:
         cls = driver_for(session.identity, where)
         if cls.kind != inst.kind:

@@ -63,14 +63,16 @@ class ScpiSession:
     """A SCPI conversation with one instrument through a PyVISA resource."""
 
     def __init__(self, resource: str, *, timeout_ms: int = 2000, rm=None,
-                 read_termination: str = "\n", write_termination: str = "\n") -> None:
+                 read_termination: str = "\n", write_termination: str = "\n",
+                 serial: dict | None = None) -> None:
+        """``serial``: PyVISA serial attributes (baud_rate, parity...) for an ASRL resource."""
         self.resource = resource
         self.timeout_ms = timeout_ms
         rm = rm if rm is not None else resource_manager()
         try:
             self._res = rm.open_resource(resource, read_termination=read_termination,
                                          write_termination=write_termination,
-                                         timeout=timeout_ms)
+                                         timeout=timeout_ms, **(serial or {}))
         except Exception as exc:  # pyvisa raises several types for a bad resource string
             raise InstrumentError(f"{resource}: cannot open: {exc}") from exc
         self._timeout = timeout_ms

@@ -1,6 +1,7 @@
 """Serve virtual instruments until Ctrl-C, for pyvisa-shell or any SCPI client:
 
     .venv/bin/python -m harness.instruments.virtual keysight-e36312a rigol-dp832
+    .venv/bin/python -m harness.instruments.virtual --serial rigol-dp832   # on a pty (ASRL)
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ import argparse
 import threading
 
 from .lab import MODELS
-from .server import ScpiServer
+from .server import PtyServer, ScpiServer
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m harness.instruments.virtual",
                                  description="serve virtual SCPI instruments on loopback")
     ap.add_argument("models", nargs="+", choices=sorted(MODELS))
+    ap.add_argument("--serial", action="store_true",
+                    help="serve on pseudo-terminals (ASRL resources) instead of TCP")
     args = ap.parse_args(argv)
-    servers = [ScpiServer(MODELS[m](serial=f"VIRT{i:05d}")) for i, m in enumerate(args.models)]
+    server = PtyServer if args.serial else ScpiServer
+    servers = [server(MODELS[m](serial=f"VIRT{i:05d}")) for i, m in enumerate(args.models)]
     for m, s in zip(args.models, servers, strict=True):
         print(f"{m:18} {s.resource}", flush=True)
     try:

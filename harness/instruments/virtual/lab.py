@@ -10,7 +10,7 @@ from ..errors import InstrumentError
 from .counters import Keysight53220A
 from .instrument import VirtualInstrument
 from .meters import Keysight34461A
-from .server import ScpiServer
+from .server import PtyServer, ScpiServer
 from .supplies import KeysightE36312A, RigolDP832
 
 MODELS: dict[str, type[VirtualInstrument]] = {
@@ -19,15 +19,20 @@ MODELS: dict[str, type[VirtualInstrument]] = {
     "keysight-34461a": Keysight34461A,
     "keysight-53220a": Keysight53220A,
 }
-PREFIX = "virtual:"
+# resource prefix → how the virtual instrument is served
+SERVERS = {"virtual:": ScpiServer, "virtual-asrl:": PtyServer}
+
+
+def _prefix(inst: Instrument) -> str | None:
+    return next((p for p in SERVERS if inst.resource.startswith(p)), None)
 
 
 def is_virtual(inst: Instrument) -> bool:
-    return inst.resource.startswith(PREFIX)
+    return _prefix(inst) is not None
 
 
 def make(inst: Instrument) -> VirtualInstrument:
-    model = inst.resource[len(PREFIX):].lower()
+    model = inst.resource[len(_prefix(inst) or ""):].lower()
     try:
         cls = MODELS[model]
     except KeyError:
@@ -44,11 +49,15 @@ class VirtualLab:
     """The running virtual instruments of one process, by inventory name; closes them all."""
 
     def __init__(self) -> None:
-        self.servers: dict[str, ScpiServer] = {}
+        self.servers: dict[str, ScpiServer | PtyServer] = {}
 
-    def start(self, inst: Instrument) -> ScpiServer:
+    def start(self, inst: Instrument) -> ScpiServer | PtyServer:
         if inst.name not in self.servers:
-            self.servers[inst.name] = ScpiServer(make(inst))
+            prefix = _prefix(inst)
+            if prefix is None:
+                raise InstrumentError(f"instrument {inst.name!r}: {inst.resource!r} is not a "
+                                      f"virtual instrument ({', '.join(SERVERS)}<model>)")
+            self.servers[inst.name] = SERVERS[prefix](make(inst))
         return self.servers[inst.name]
 
     def resource(self, inst: Instrument) -> str:

@@ -1,9 +1,10 @@
-"""Integration tests for lab instruments: real PyVISA + pyvisa-py over loopback TCP to the
-virtual instruments (no DUT unless a test asks for one)."""
+"""Integration tests for lab instruments: real PyVISA + pyvisa-py over loopback TCP, and over
+a serial port (a pty, through pyserial), to the virtual instruments (no DUT unless a test asks
+for one)."""
 
 import pytest
 
-from harness.bench import Instrument, SupplyChannel
+from harness.bench import Instrument, SerialSettings, SupplyChannel
 from harness.instruments.drivers import open_instrument
 from harness.instruments.virtual.lab import VirtualLab
 
@@ -13,6 +14,9 @@ INVENTORY = {
                            channels=LIMITS),
     "rigol": Instrument(name="psu-r", kind="psu", resource="virtual:rigol-dp832",
                         channels=LIMITS),
+    "rigol-asrl": Instrument(name="psu-rs", kind="psu", resource="virtual-asrl:rigol-dp832",
+                             channels=LIMITS, serial=SerialSettings(baud_rate=9600),
+                             timeout_ms=500),
     "dmm": Instrument(name="dmm", kind="dmm", resource="virtual:keysight-34461a"),
     "counter": Instrument(name="counter", kind="counter", resource="virtual:keysight-53220a",
                           timeout_ms=500),

@@ -1,6 +1,7 @@
 """Drivers against the virtual instruments through real PyVISA/pyvisa-py sockets."""
 
 import math
+import re
 
 import pytest
 
@@ -17,6 +18,7 @@ from .conftest import INVENTORY
 
 @pytest.mark.parametrize("key, driver, model", [
     ("keysight", "KeysightE36xx", "E36312A"), ("rigol", "RigolDP8xx", "DP832"),
+    ("rigol-asrl", "RigolDP8xx", "DP832"),
     ("dmm", "Multimeter", "34461A"), ("counter", "Counter", "53220A"),
 ])
 def test_identity_picks_the_driver(open_, key, driver, model):
@@ -26,7 +28,7 @@ def test_identity_picks_the_driver(open_, key, driver, model):
     assert d.identity.firmware
 
 
-@pytest.mark.parametrize("key", ["keysight", "rigol"])
+@pytest.mark.parametrize("key", ["keysight", "rigol", "rigol-asrl"])
 def test_supply_set_and_measure(open_, key):
     psu = open_(key)
     psu.apply(2, 5.0, 0.5)
@@ -39,7 +41,7 @@ def test_supply_set_and_measure(open_, key):
     assert abs(psu.measure_voltage(2)) < 0.01
 
 
-@pytest.mark.parametrize("key", ["keysight", "rigol"])
+@pytest.mark.parametrize("key", ["keysight", "rigol", "rigol-asrl"])
 def test_refusal_above_safety_limit_sends_nothing(open_, lab, key):
     psu = open_(key)
     psu.set_voltage(2, 3.0)
@@ -52,13 +54,13 @@ def test_refusal_above_safety_limit_sends_nothing(open_, lab, key):
     assert lab.instrument(INVENTORY[key].name).ch[2].volts == 3.0  # unchanged
 
 
-@pytest.mark.parametrize("key", ["keysight", "rigol"])
+@pytest.mark.parametrize("key", ["keysight", "rigol", "rigol-asrl"])
 def test_error_queue_undefined_header_and_out_of_range(open_, key):
     psu = open_(key)
     with pytest.raises(ScpiError) as e:
         psu.session.write("VOLT:BOGUS 1")
     assert e.value.codes == [-113] and psu.resource in str(e.value)
-    cmd = "VOLT 99,(@2)" if key == "keysight" else ":SOUR2:VOLT 99"
+    cmd = "VOLT 99,(@2)" if key == "keysight" else ":SOUR2:VOLT 99"  # Rigol dialect
     with pytest.raises(ScpiError) as e:
         psu.session.write(cmd)  # the instrument's own range check (beyond its rating)
     assert e.value.codes == [-222]
@@ -93,11 +95,12 @@ def test_timeout_names_the_resource(open_, lab):
     assert counter.session.query("*IDN?").startswith("Agilent")  # session usable again
 
 
-def test_closed_port_is_an_error_naming_the_resource(lab):
-    server = lab.start(INVENTORY["dmm"])
+@pytest.mark.parametrize("key", ["dmm", "rigol-asrl"])
+def test_closed_port_is_an_error_naming_the_resource(lab, key):
+    server = lab.start(INVENTORY[key])
     resource = server.resource
     lab.close()
-    with pytest.raises(InstrumentError, match=resource.replace("::", "::")):
+    with pytest.raises(InstrumentError, match=re.escape(resource)):
         ScpiSession(resource, timeout_ms=500)
 
 
@@ -109,3 +112,29 @@ def test_kind_mismatch_is_an_error(lab):
                        channels=INVENTORY["keysight"].channels)
     with pytest.raises(InstrumentError, match="listed as a psu.*34461A"):
         open_instrument(wrong, lab.resource(wrong))
+
+
+def test_serial_instrument_is_reached_through_a_serial_port(open_, lab):
+    psu = open_("rigol-asrl")
+    assert psu.resource.startswith("ASRL/dev/") and psu.resource.endswith("::INSTR")
+    assert type(psu.session._res).__name__ == "SerialInstrument"
+    assert psu.session._res.baud_rate == 9600
+    lab.instrument("psu-rs").stalled = True
+    with pytest.raises(InstrumentTimeout, match=rf"{psu.resource}.*\*IDN\?.*500 ms"):
+        psu.session.query("*IDN?")
+    lab.instrument("psu-rs").stalled = False
+    assert psu.session.query("*IDN?").startswith("RIGOL")  # session usable again
+
+
+def test_serial_settings_need_a_serial_resource():
+    from pydantic import ValidationError
+
+    from harness.bench import Instrument, SerialSettings
+
+    with pytest.raises(ValidationError, match="'serial' settings need a serial resource"):
+        Instrument(name="x", kind="dmm", resource="TCPIP::1.2.3.4::5025::SOCKET",
+                   serial=SerialSettings())
+    attrs = SerialSettings(baud_rate=115200, parity="even", stop_bits=2,
+                           flow_control="rts_cts").visa_attributes()
+    assert attrs["baud_rate"] == 115200 and attrs["parity"].name == "even"
+    assert attrs["stop_bits"].name == "two" and attrs["flow_control"].name == "rts_cts"
