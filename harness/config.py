@@ -82,7 +82,7 @@ class QemuWorld(_Model):
     uart_drain: list[UartDrain] = Field(
         default_factory=list, description="UART RX FIFOs to empty when a chip is reused")
     reset_writes: list[RegisterWrite] = Field(
-        default_factory=list, max_length=24,
+        default_factory=list, max_length=120,
         description="device registers QEMU's system_reset leaves alone: power-on values to "
                     "restore when a chip is reused (done by the core: debugger writes to "
                     "device registers are dropped)")

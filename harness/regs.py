@@ -64,6 +64,7 @@ class RegisterInfo:
     reset_mask: int
     description: str
     fields: dict[str, FieldInfo]
+    read_action: str = ""  # SVD readAction: reading changes the register (pops, clears)
 
     @property
     def path(self) -> str:
@@ -93,6 +94,11 @@ class RegisterInfo:
     @property
     def read_only_mask(self) -> int:
         return self._mask(lambda f: f.access == "read-only")
+
+    @property
+    def observable(self) -> bool:
+        """Readable without changing anything (a debugger may look at it freely)."""
+        return self.access != "write-only" and not self.read_action
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,9 @@ def load_svd(path: Path | str) -> DeviceMap:
                 size=size, access=_enum_name(r.access) or "read-write",
                 reset_value=r.reset_value or 0,
                 reset_mask=(1 << size) - 1 if r.reset_mask is None else r.reset_mask,
-                description=" ".join((r.description or "").split()), fields=fields)
+                description=" ".join((r.description or "").split()), fields=fields,
+                read_action=_enum_name(r.read_action) or next(
+                    (_enum_name(f.read_action) for f in r.get_fields() if f.read_action), ""))
         span = max((b.offset + b.size for b in p.address_blocks or ()), default=0)
         peripherals[p.name] = PeripheralInfo(
             name=p.name, base=p.base_address, size=span,

@@ -46,7 +46,6 @@ from ..firmware import VERSION_SIZE, FirmwareImage, VersionInfo
 ROUTINE = bytes.fromhex("1746884201d284c0fbe72bb11f682f40b74201d02768f9e7404649468842"
                         "02d20cc81360fae7fee7")
 DONE, TABLE_AT = 0x26, 64
-ROUTINE_SPACE = 256  # bytes at the end of RAM for the routine and its table; filled after
 PC, SP, XPSR = 60, 52, 64  # offsets in QEMU's M-profile ``g`` block (r0..r15, xpsr)
 SIOCOUTQ = termios.TIOCOUTQ
 FIONREAD = termios.FIONREAD
@@ -221,8 +220,9 @@ class Resetter:
         q = self.target.qemu
         regs = self.power_on_registers or rsp.read_all_registers()
         rams = self.target.region("ram")
-        base = rams[0].end - ROUTINE_SPACE
         table = b"".join(struct.pack("<II", w.address, w.value) for w in q.reset_writes)
+        space = -(-(TABLE_AT + len(table)) // 64) * 64  # the routine and its table, at the
+        base = rams[0].end - space                       # end of RAM; filled afterwards
         rsp.write_memory(base, ROUTINE + bytes(TABLE_AT - len(ROUTINE)) + table)
         drains = list(q.uart_drain)
         queued = self._unread_by_chip(backend)  # bytes a test sent that QEMU has not taken
@@ -241,7 +241,7 @@ class Resetter:
             else:
                 raise NotClean(f"{backend.name}: UART at 0x{drain.data:08x} keeps receiving "
                                f"bytes sent before the reset (stuck console)")
-        rsp.write_memory(base, q.ram_fill.to_bytes(4, "little") * (ROUTINE_SPACE // 4))
+        rsp.write_memory(base, q.ram_fill.to_bytes(4, "little") * (space // 4))
         rsp.write_all_registers(regs)
 
     def _run(self, backend, base: int, regs: bytes, fill: tuple[int, int], drain: list,
@@ -299,7 +299,8 @@ REGISTER_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc", "xpsr"]
 
 def snapshot(backend, target: Target) -> dict[str, dict]:
     """Everything observable of a halted chip without side effects: core registers, every
-    memory region, and the device registers the target's reset procedure knows about."""
+    memory region, the device registers the target's reset procedure knows about, and every
+    register of its SVD file that can be read without side effects."""
     block = backend.rsp.read_all_registers()
     regs = {n: _u32(block, 4 * i) for i, n in enumerate(REGISTER_NAMES)}
     memory = {}
@@ -315,6 +316,14 @@ def snapshot(backend, target: Target) -> dict[str, dict]:
                           | {d.status for d in q.uart_drain})
     devices = {f"0x{a:08x}": int.from_bytes(backend.rsp.read_memory(a, 4), "little")
                for a in device_addrs}
+    if target.svd is not None:
+        from ..regs import load_svd
+
+        for periph in load_svd(target.svd).peripherals.values():
+            for reg in periph.registers.values():
+                if reg.observable:
+                    devices[f"{reg.path} (0x{reg.address:08x})"] = int.from_bytes(
+                        backend.rsp.read_memory(reg.address, reg.size // 8), "little")
     return {"registers": regs, "memory": memory, "devices": devices}
 
 

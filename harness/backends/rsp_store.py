@@ -48,3 +48,49 @@ def device_write(rsp: RspClient, scratch: int, address: int, data: bytes, size: 
         for off in range(0, len(data), size):
             store(rsp, scratch, address + off, int.from_bytes(data[off:off + size], "little"),
                   size, name)
+
+
+# The routine that runs a table of (address, value) word stores (Thumb; tests/unit/
+# test_qemu_reset.py assembles the source below and compares):
+#   loop: ldmia r0!,{r2,r3}; str r3,[r2]; cmp r0,r1; blo loop       @ r0: table, r1: its end
+#   done: b done                                                    @ hardware breakpoint
+_TABLE_ROUTINE = bytes.fromhex("0cc813608842fbd3fee7")
+_TABLE_DONE, _TABLE_AT = 8, 12
+
+
+def store_table(rsp: RspClient, scratch: int, writes: list[tuple[int, int]],
+                name: str = "gdbstub", timeout: float = 2.0) -> None:
+    """Many word stores in one run of the core instead of one stepped store each: for a
+    chip just reset and halted (no interrupt enabled, as the run does not mask them). The
+    scratch RAM and the registers used are put back."""
+    if not writes:
+        return
+    table = b"".join(int(a).to_bytes(4, "little") + int(v).to_bytes(4, "little")
+                     for a, v in writes)
+    code = _TABLE_ROUTINE + bytes(_TABLE_AT - len(_TABLE_ROUTINE)) + table
+    with rsp.paused():
+        saved = {n: rsp.read_register(n) for n in ("r0", "r1", "r2", "r3", "pc", "xpsr")}
+        before = rsp.read_memory(scratch, len(code))
+        done = scratch + _TABLE_DONE
+        try:
+            rsp.write_memory(scratch, code)
+            for reg, value in (("r0", scratch + _TABLE_AT), ("r1", scratch + len(code)),
+                               ("pc", scratch), ("xpsr", saved["xpsr"] | 1 << 24)):
+                rsp.write_register(reg, value)
+            rsp.set_breakpoint(done)
+            try:
+                rsp.cont()
+                stop = rsp.wait_stop(timeout)
+                if stop is None:
+                    rsp.halt()
+            finally:
+                rsp.clear_breakpoint(done)
+            pc = rsp.read_register("pc")
+            if stop is None or pc != done:
+                raise HarnessError(f"{name}: {len(writes)} register stores did not finish "
+                                   f"(stopped at 0x{pc:08x}, "
+                                   f"{'timed out' if stop is None else stop.reason})")
+        finally:
+            rsp.write_memory(scratch, before)
+            for n, v in saved.items():
+                rsp.write_register(n, v)

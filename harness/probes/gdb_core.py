@@ -179,6 +179,11 @@ class GdbCore:
             else:
                 rsp_store.device_write(self.rsp, self.scratch, address, data, size, self.name)
 
+    def store_table(self, writes: list[tuple[int, int]]) -> None:
+        """Word stores to device registers in one run of a just-reset core."""
+        with self.paused():
+            rsp_store.store_table(self.rsp, self.scratch, writes, self.name)
+
     def store(self, address: int, value: int, size: int = 4) -> None:
         """A device-register write by the core (see backends.rsp_store)."""
         with self.paused():

@@ -2,7 +2,8 @@
 
 Each "mess" test leaves the chip in a state a careless test could leave (RAM corrupted, flash
 written, registers changed, core halted at a breakpoint, locked in a HardFault, UART mid-line
-with bytes queued while halted, stimulus set, a program running). Each is followed by a check
+with bytes queued while halted, stimulus set, a program running, a timer programmed and left
+running). Each is followed by a check
 that takes the chip the pool hands out next — halted at power-on — and compares it, register by
 register and memory region by memory region, with a chip from a brand-new QEMU process; then
 boots both and compares what they report. Run in both orders, and under ``-n 2``.
@@ -70,8 +71,16 @@ def mess_program(dut):
     dut.command("start cotton")                           # left running mid-program
 
 
+def mess_timers(dut):
+    gptm1 = 0x40031000                                    # a timer the firmware leaves alone
+    for off, value in ((0x00, 4), (0x04, 2), (0x28, 0x1234), (0x30, 0x100), (0x38, 7),
+                       (0x18, 1), (0x0C, 1)):             # 16-bit periodic, IRQ on, running
+        dut.memory.write_u32(gptm1 + off, value)
+    dut.memory.write_u32(0x40030038, 3)                   # timer 0's prescaler (unused)
+
+
 MESSES = [mess_ram, mess_flash, mess_registers, mess_breakpoint, mess_hardfault, mess_uart,
-          mess_stimulus, mess_program]
+          mess_stimulus, mess_program, mess_timers]
 if os.environ.get("MESS_ORDER") == "reverse":
     MESSES.reverse()
 
@@ -142,19 +151,19 @@ def _run(pytester, monkeypatch, order, *args):
 @pytest.mark.parametrize("order", ["forward", "reverse"])
 def test_reused_chip_equals_a_fresh_one(pytester, monkeypatch, order):
     result = _run(pytester, monkeypatch, order)
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=18)
     out = result.stdout.str()
     messes = dict(re.findall(r"MESS (\w+) pid=(\d+)", out))
     checks = re.findall(r"CHECK pid=(\d+)", out)
-    assert len(messes) == 8 and len(checks) == 8
+    assert len(messes) == 9 and len(checks) == 9
     # the checks really got the messed-up processes back (not only new ones)
     reused = [name for name, pid in messes.items() if pid in checks]
-    assert len(reused) >= 6, f"too few messes were followed by a reuse: {reused}"
+    assert len(reused) >= 7, f"too few messes were followed by a reuse: {reused}"
 
 
 def test_under_xdist(pytester, monkeypatch):
     result = _run(pytester, monkeypatch, "forward", "-n", "2")
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=18)
 
 
 def test_fresh_mode_starts_a_process_per_test(pytester, monkeypatch):

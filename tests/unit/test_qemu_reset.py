@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import qemu_reset
+from harness.backends import qemu_reset, rsp_store
 
 
-def test_routine_bytes_match_the_documented_source(tmp_path):
+@pytest.mark.parametrize(("module", "marker", "constant", "done", "table_at"), [
+    (qemu_reset, "# The routine the core runs", "ROUTINE", "DONE", "TABLE_AT"),
+    (rsp_store, "# The routine that runs a table", "_TABLE_ROUTINE", "_TABLE_DONE",
+     "_TABLE_AT"),
+])
+def test_routine_bytes_match_the_documented_source(tmp_path, module, marker, constant, done,
+                                                   table_at):
     if shutil.which("arm-none-eabi-as") is None:
         pytest.fail("arm-none-eabi-as missing: apt-get install binutils-arm-none-eabi")
-    doc = Path(qemu_reset.__file__).read_text()
-    block = doc[doc.index("# The routine the core runs"):doc.index("ROUTINE = ")]
+    doc = Path(module.__file__).read_text()
+    block = doc[doc.index(marker):doc.index(f"{constant} = ")]
     lines = []
     for line in block.splitlines()[2:]:
         code = line.lstrip("# ").split("@")[0].strip()
@@ -29,6 +35,7 @@ def test_routine_bytes_match_the_documented_source(tmp_path):
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(tmp_path / "r.o"),
                     str(tmp_path / "r.bin")], check=True)
     code = (tmp_path / "r.bin").read_bytes()
-    assert code == qemu_reset.ROUTINE
-    assert code[qemu_reset.DONE:qemu_reset.DONE + 2] == bytes.fromhex("fee7")  # b .
-    assert len(code) <= qemu_reset.TABLE_AT
+    assert code == getattr(module, constant)
+    at = getattr(module, done)
+    assert code[at:at + 2] == bytes.fromhex("fee7")  # b .
+    assert len(code) <= getattr(module, table_at)

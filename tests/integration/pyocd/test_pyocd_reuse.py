@@ -21,8 +21,11 @@ _REFERENCE = {}
 
 
 def view(dut):
+    timers = {r.info.path: r.read() for name in ("TIMER1", "TIMER2", "TIMER3")
+              for r in dut.regs[name] if r.info.observable}  # the firmware leaves them alone
     return (re.sub(r" t=\d+", "", dut.command("status")), dut.command("faults"),
-            dut.symbols["stimulus"], dut.symbols["outputs"], dut.loader.verify(dut.image))
+            dut.symbols["stimulus"], dut.symbols["outputs"], dut.loader.verify(dut.image),
+            timers)
 
 
 @pytest.fixture
@@ -69,8 +72,17 @@ def mess_program(dut):
     dut.command("start cotton")
 
 
+def mess_timers(dut):
+    t = dut.regs.TIMER1
+    t.CFG.write(4)
+    t.TAMR.write(2)
+    t.TAILR.write(0x1234)
+    t.IMR.TATOIM = 1
+    t.CTL.TAEN = 1                                        # left running
+
+
 for _i, _m in enumerate([mess_ram, mess_flash, mess_breakpoint, mess_hardfault, mess_uart,
-                         mess_program]):
+                         mess_program, mess_timers]):
     def _mess(dut, _m=_m):
         print(f"MESS {_m.__name__} uid={dut.backend.uid}")
         _m(dut)
@@ -94,7 +106,7 @@ def test_reused_pyocd_session_equals_a_fresh_one(pytester):
     pytester.makepyfile(test_messes=INNER)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--world", "pyocd",
                                            "--probe", "qemu:auto", "--dut-reuse", "reset")
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=14)
     out = result.stdout.str()
     uids = set(re.findall(r"(?:MESS \w+|CHECK) uid=(\S+)", out))
     assert len(uids) <= 2, f"the session was not reused: {uids}"  # a discard may add one
