@@ -12,6 +12,7 @@ import socketserver
 import threading
 import tty
 
+from ..errors import InstrumentError
 from .instrument import VirtualInstrument
 
 
@@ -81,7 +82,11 @@ class PtyServer:
 
     def __init__(self, instrument: VirtualInstrument) -> None:
         self.instrument = instrument
-        self._master, self._slave = os.openpty()
+        try:
+            self._master, self._slave = os.openpty()
+        except OSError as exc:
+            raise InstrumentError(f"virtual {instrument.model}: cannot open a pseudo-terminal "
+                                  f"for its serial port ({exc}); is /dev/pts mounted?") from None
         tty.setraw(self._slave)  # no echo, no line editing: bytes as an instrument sends them
         self.path = os.ttyname(self._slave)
         self._stop = threading.Event()
