@@ -34,16 +34,20 @@ static int lock_released;        /* DRAIN/FAULT: lock dropped once safe */
 static hal_sensors_t sens;
 static hal_outputs_t out;
 
+/* Contract: found by symbol (firmware/README.md, "Program clock"). */
+washer_program_stats_t program_stats;
+static volatile washer_program_stats_t *const ps = &program_stats;
+
 /* Event queue: state names and fault codes waiting to be printed. */
 #define EVQ_SIZE 16u
-typedef struct { uint8_t is_fault; uint8_t value; } event_t;
+typedef struct { uint8_t is_fault; uint8_t value; uint32_t at_ms; } event_t;
 static event_t evq[EVQ_SIZE];
 static unsigned evq_len;
 
 static void queue_event(int is_fault, unsigned value)
 {
     if (evq_len < EVQ_SIZE)
-        evq[evq_len++] = (event_t){ (uint8_t)is_fault, (uint8_t)value };
+        evq[evq_len++] = (event_t){ (uint8_t)is_fault, (uint8_t)value, ps->ms };
 }
 
 void washer_flush_events(void)
@@ -52,7 +56,8 @@ void washer_flush_events(void)
         if (evq[i].is_fault)
             con_line("EVT fault %u %s", evq[i].value, fault_names[evq[i].value]);
         else
-            con_line("EVT state %s", state_names[evq[i].value]);
+            con_line("EVT state %s at=%u", state_names[evq[i].value],
+                     (unsigned)evq[i].at_ms);
     }
     evq_len = 0;
 }
@@ -207,6 +212,8 @@ void washer_init(void)
     stop_requested = 0;
     lock_released = 0;
     evq_len = 0;
+    ps->ms = ps->heater_ms = 0;
+    ps->max_temp_c = 0;
     hal_read(&sens);
     compute_outputs();
 }
@@ -215,6 +222,13 @@ void washer_step(uint32_t dt_ms)
 {
     hal_read(&sens);
     state_ms = (state_ms + dt_ms >= state_ms) ? state_ms + dt_ms : UINT32_MAX;
+    if (running(state)) {          /* the outputs of the last step held during dt_ms */
+        ps->ms += dt_ms;
+        if (out.heater)
+            ps->heater_ms += dt_ms;
+        if (sens.temp_c > ps->max_temp_c)
+            ps->max_temp_c = sens.temp_c;
+    }
     check_faults();
     sequence();
     compute_outputs();
@@ -246,6 +260,8 @@ washer_result_t washer_start(const char *name)
 
     program = p;
     stop_requested = 0;
+    ps->ms = ps->heater_ms = 0;
+    ps->max_temp_c = sens.temp_c;
     enter(WS_FILL);
     compute_outputs();
     return WR_OK;

@@ -50,6 +50,14 @@ typedef enum {
     WR_IDLE,
 } washer_result_t;
 
+/* The running (or last) program's clock, in ms of program time since its start: global
+ * `program_stats` (contract). `EVT state` lines carry the same clock (`at=`). */
+typedef struct {
+    uint32_t ms;            /* program time since start, while FILL..DRAIN */
+    uint32_t heater_ms;     /* of which with the heater on */
+    int32_t  max_temp_c;    /* highest water temperature seen */
+} washer_program_stats_t;
+
 void washer_init(void);
 /* One control step; dt_ms is the program time elapsed since the last step. */
 void washer_step(uint32_t dt_ms);

@@ -6,6 +6,8 @@ through debug memory access (tests needing it are marked ``requires("symbols")``
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 # (each test module carries ``pytestmark = pytest.mark.targets("qsm-washer")``: pytest applies
@@ -39,15 +41,21 @@ class Washer:
         return m
 
     def wait_state(self, name: str, since: int, timeout: float = 3.0):
-        return self.dut.console.expect(rf"^EVT state {name}$", timeout=timeout, since=since)
+        return self.dut.console.expect(rf"^EVT state {name} at=\d+$", timeout=timeout,
+                                       since=since)
 
     def wait_fault(self, code: int, name: str, since: int, timeout: float = 3.0):
         return self.dut.console.expect(rf"^EVT fault {code} {name}$", timeout=timeout,
                                        since=since)
 
     def states_since(self, mark: int) -> list[str]:
-        return [ln.split()[2] for ln in self.dut.console.read_since(mark).splitlines()
-                if ln.startswith("EVT state ")]
+        return [name for name, _ in self.state_times(mark)]
+
+    def state_times(self, mark: int) -> list[tuple[str, int]]:
+        """(state, program ms since the program's start) of each ``EVT state`` line."""
+        return [(m[1], int(m[2])) for m in re.finditer(r"^EVT state (\w+) at=(\d+)$",
+                                                       self.dut.console.read_since(mark),
+                                                       re.MULTILINE)]
 
     @property
     def outputs(self) -> dict:

@@ -1,9 +1,9 @@
 """Measurements of the washer against the product's limits (``targets/limits/qsm-washer.yaml``).
 
-Times are read from the chip itself: the shell's ``status`` reports its tick count ``t`` (ms) and
-the emulated build runs ``stimulus.time_scale`` program ms per tick, so fill, heating, drain and
-program durations are program seconds measured on the running firmware, sampled as fast as the
-shell answers. Boot-to-ready is host time from power-on to ``READY``.
+Times are the chip's own program clock, not samples taken by the host: every ``EVT state``
+line carries the program ms since the program started (``at=``), and struct ``program_stats``
+holds the program's heater-on time and highest water temperature — so a loaded host cannot
+blur a measurement. Boot-to-ready is host time from power-on to ``READY``.
 Run under a station (``--serial``), each value is committed to the record the moment it is taken.
 """
 
@@ -12,41 +12,21 @@ import pytest
 pytestmark = pytest.mark.targets("qsm-washer")
 
 
-# Program ms per tick while measuring: 5x slower than the default, so that a status round trip
-# (one sample) spans little program time even when the host is loaded (four slots on two cores).
+# Program ms per tick while a program runs: the plant model's step, so the resolution of every
+# duration below (0.2 s of program time; a cotton program takes ~1.5 s of chip time).
 TIME_SCALE = 200
 
 
-def _trace(washer, program: str, time_scale: int = TIME_SCALE) -> list[dict]:
-    """Start ``program`` and sample ``status`` until DONE; the first sample is the start."""
+def _run(washer, program: str, time_scale: int = TIME_SCALE) -> tuple[dict[str, float], dict]:
+    """Run ``program`` to DONE: ({state: program s at which it began}, program_stats)."""
     washer.stimulus(time_scale=time_scale)
-    samples = [washer.status()]
-    washer.start(program)
-    while samples[-1]["state"] != "DONE":
-        samples.append(washer.status())
-        assert samples[-1]["state"] != "FAULT", f"fault during {program}: {samples[-1]}"
-        assert len(samples) < 100_000, f"{program} never reached DONE"
-    return samples
-
-
-def _program_s(washer, ticks_ms: int) -> float:
-    """Program seconds for ``ticks_ms`` of the chip's tick count."""
-    return ticks_ms * washer.dut.symbols["stimulus"]["time_scale"] / 1e3
-
-
-def _first_t(samples: list[dict], state: str) -> float:
-    """Tick at which ``state`` began: midway between the last sample before and the first in."""
-    for before, s in zip(samples, samples[1:], strict=False):
-        if s["state"] == state:
-            return (before["t"] + s["t"]) / 2
-    pytest.fail(f"state {state} was never observed; states seen: "
-                f"{sorted({s['state'] for s in samples})}")
-
-
-def _time_in(samples: list[dict], key: str, value) -> int:
-    """Program ms during which ``samples[...][key] == value`` (sample-and-hold)."""
-    return sum(b["t"] - a["t"] for a, b in zip(samples, samples[1:], strict=False)
-               if a[key] == value)
+    mark = washer.start(program)
+    washer.wait_state("DONE", since=mark, timeout=30.0)
+    began = {}
+    for name, at_ms in washer.state_times(mark):
+        assert name != "FAULT", f"fault during {program}: {washer.status()}"
+        began.setdefault(name, at_ms / 1e3)
+    return began, washer.dut.symbols["program_stats"]
 
 
 def test_boot_to_ready_time(dut, measure):
@@ -57,19 +37,16 @@ def test_boot_to_ready_time(dut, measure):
 
 @pytest.mark.requires("symbols")
 def test_cotton_program_timing(washer, measure):
-    samples = _trace(washer, "cotton")
-    t0 = (samples[0]["t"] + samples[1]["t"]) / 2
-    fill, wash = _first_t(samples, "FILL"), _first_t(samples, "WASH")
-    drain, done = _first_t(samples, "DRAIN"), _first_t(samples, "DONE")
-    measure("fill_time", _program_s(washer, wash - fill), "s", stop=False)
-    measure("heater_on_time", _program_s(washer, _time_in(samples, "heater", 1)), "s",
-            stop=False)
-    measure("drain_time", _program_s(washer, done - drain), "s", stop=False)
-    measure("program_duration", _program_s(washer, done - t0), "s", stop=False)
-    measure("wash_temperature", max(s["temp"] for s in samples), "degC", stop=False)
+    began, stats = _run(washer, "cotton")
+    assert list(began) == ["FILL", "WASH", "RINSE", "SPIN", "DRAIN", "DONE"]
+    measure("fill_time", began["WASH"] - began["FILL"], "s", stop=False)
+    measure("heater_on_time", stats["heater_ms"] / 1e3, "s", stop=False)
+    measure("drain_time", began["DONE"] - began["DRAIN"], "s", stop=False)
+    measure("program_duration", began["DONE"] - began["FILL"], "s", stop=False)
+    measure("wash_temperature", stats["max_temp_c"], "degC", stop=False)
 
 
 @pytest.mark.requires("symbols")
 def test_quick_program_never_heats(washer, measure):
-    samples = _trace(washer, "quick", time_scale=1000)  # whether it heats, not for how long
-    measure("quick_heater_on_time", _program_s(washer, _time_in(samples, "heater", 1)), "s")
+    _, stats = _run(washer, "quick", time_scale=1000)  # whether it heats, not for how long
+    measure("quick_heater_on_time", stats["heater_ms"] / 1e3, "s")

@@ -138,7 +138,7 @@ def test_html_report_renders_the_numbers_in_headless_chromium(line, tmp_path):
     engine.dispose()
     assert sorted(cells.values) == want and len(want) == 28
     assert cells.imgs == 7  # one trend plot per measurement
-    # capability row: n = 4 units, numbers rendered (fill time varies by a sample or so)
+    # capability row: n = 4 units, numbers rendered (σ = 0: every unit runs the same program)
     fill = cells.caps["fill_time"]
     assert fill[0] == "fill_time" and fill[3] == "4"
     assert re.fullmatch(r"[0-9.]+", fill[4])  # the mean
