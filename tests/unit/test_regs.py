@@ -108,3 +108,18 @@ def test_missing_and_invalid_svd(tmp_path, mem):
     broken.write_text("<device><name>x</name>")
     with pytest.raises(ConfigError, match="broken.svd: not a valid CMSIS-SVD file"):
         Registers.from_svd(broken, mem)
+
+
+def test_registers_with_read_side_effects_are_not_observable(tmp_path):
+    svd = tmp_path / "ra.svd"
+    text = SVD.read_text()
+    # STATUS of the PWM becomes clear-on-read: a debugger must not read it to compare chips
+    at = text.index("<name>STATUS</name>")
+    end = text.index("</register>", at)
+    block = text[at:end].replace("<fields>", "<readAction>clear</readAction><fields>", 1)
+    svd.write_text(text[:at] + block + text[end:])
+    pwm = load_svd(svd).peripheral("PWM")
+    assert pwm.registers["STATUS"].read_action == "clear"
+    assert not pwm.registers["STATUS"].observable
+    assert pwm.registers["CTRL"].observable
+    assert not [r for r in load_svd(SVD).peripheral("PWM").registers.values() if r.read_action]
