@@ -257,15 +257,9 @@ class Resetter:
         struct.pack_into("<I", block, PC, base)
         struct.pack_into("<I", block, XPSR, 0x01000000)  # Thumb state
         rsp.write_all_registers(bytes(block))
-        rsp.set_breakpoint(base + DONE)
-        try:
-            rsp.cont()
-            stop = rsp.wait_stop(timeout=2.0)
-            if stop is None:
-                rsp.halt()
-                raise NotClean(f"{backend.name}: the RAM scrub routine did not finish")
-        finally:
-            rsp.clear_breakpoint(base + DONE)
+        stop = rsp.run_to(base + DONE, timeout=2.0)
+        if stop is None:
+            raise NotClean(f"{backend.name}: the RAM scrub routine did not finish")
         if stop.reason != "trap":  # only the breakpoint at `done` can trap: no stepping here
             raise NotClean(f"{backend.name}: the RAM scrub routine stopped: {stop.reason}")
 

@@ -283,6 +283,20 @@ class RspClient:
                      f"breakpoint removal at 0x{address:08x}")
             self.breakpoints.discard((address, hardware))
 
+    def run_to(self, address: int, timeout: float) -> StopReply | None:
+        """Let the halted core run until it reaches ``address`` (a hardware breakpoint, removed
+        after); the stop, or None when it did not get there in time (halted again then)."""
+        with self.lock:
+            self.set_breakpoint(address)
+            try:
+                self.cont()
+                stop = self.wait_stop(timeout)
+                if stop is None:
+                    self.halt()
+                return stop
+            finally:
+                self.clear_breakpoint(address)
+
     def clear_all_breakpoints(self) -> None:
         for address, hardware in list(self.breakpoints):
             self.clear_breakpoint(address, hardware)

@@ -8,6 +8,8 @@ the registers it used are put back. Only for addresses outside the chip's RAM an
 
 from __future__ import annotations
 
+import contextlib
+
 from ..errors import HarnessError
 from .rsp import RspClient
 
@@ -15,27 +17,35 @@ from .rsp import RspClient
 _STORE = {4: b"\x01\x60", 2: b"\x01\x80", 1: b"\x01\x70"}
 
 
+@contextlib.contextmanager
+def _borrowed(rsp: RspClient, scratch: int, code: bytes, registers: tuple[str, ...]):
+    """The VM halted, ``code`` planted at ``scratch``; the RAM under it and ``registers`` put
+    back afterwards, whatever happens. Yields the saved register values."""
+    with rsp.paused():
+        saved = {n: rsp.read_register(n) for n in registers}
+        before = rsp.read_memory(scratch, len(code))
+        try:
+            rsp.write_memory(scratch, code)
+            yield saved
+        finally:
+            rsp.write_memory(scratch, before)
+            for n, v in saved.items():
+                rsp.write_register(n, v)
+
+
 def store(rsp: RspClient, scratch: int, address: int, value: int, size: int = 4,
           name: str = "gdbstub") -> None:
     """One ``size``-byte store of ``value`` at ``address`` by the core (the VM is halted for
     it and left as it was)."""
-    with rsp.paused():
-        saved = {n: rsp.read_register(n) for n in ("r0", "r1", "pc", "xpsr")}
-        code = rsp.read_memory(scratch, 2)
-        try:
-            rsp.write_memory(scratch, _STORE[size])
-            rsp.write_register("r0", address)
-            rsp.write_register("r1", value)
-            rsp.write_register("pc", scratch)
-            rsp.write_register("xpsr", saved["xpsr"] | 1 << 24)  # Thumb state
-            rsp.step()
-            if rsp.read_register("pc") != scratch + 2:
-                raise HarnessError(f"{name}: store of 0x{value:x} to 0x{address:08x} "
-                                   f"faulted (the address is not writable)")
-        finally:
-            rsp.write_memory(scratch, code)
-            for n, v in saved.items():
-                rsp.write_register(n, v)
+    with _borrowed(rsp, scratch, _STORE[size], ("r0", "r1", "pc", "xpsr")) as saved:
+        rsp.write_register("r0", address)
+        rsp.write_register("r1", value)
+        rsp.write_register("pc", scratch)
+        rsp.write_register("xpsr", saved["xpsr"] | 1 << 24)  # Thumb state
+        rsp.step()
+        if rsp.read_register("pc") != scratch + 2:
+            raise HarnessError(f"{name}: store of 0x{value:x} to 0x{address:08x} "
+                               f"faulted (the address is not writable)")
 
 
 def device_write(rsp: RspClient, scratch: int, address: int, data: bytes, size: int = 4,
@@ -68,29 +78,14 @@ def store_table(rsp: RspClient, scratch: int, writes: list[tuple[int, int]],
     table = b"".join(int(a).to_bytes(4, "little") + int(v).to_bytes(4, "little")
                      for a, v in writes)
     code = _TABLE_ROUTINE + bytes(_TABLE_AT - len(_TABLE_ROUTINE)) + table
-    with rsp.paused():
-        saved = {n: rsp.read_register(n) for n in ("r0", "r1", "r2", "r3", "pc", "xpsr")}
-        before = rsp.read_memory(scratch, len(code))
-        done = scratch + _TABLE_DONE
-        try:
-            rsp.write_memory(scratch, code)
-            for reg, value in (("r0", scratch + _TABLE_AT), ("r1", scratch + len(code)),
-                               ("pc", scratch), ("xpsr", saved["xpsr"] | 1 << 24)):
-                rsp.write_register(reg, value)
-            rsp.set_breakpoint(done)
-            try:
-                rsp.cont()
-                stop = rsp.wait_stop(timeout)
-                if stop is None:
-                    rsp.halt()
-            finally:
-                rsp.clear_breakpoint(done)
-            pc = rsp.read_register("pc")
-            if stop is None or pc != done:
-                raise HarnessError(f"{name}: {len(writes)} register stores did not finish "
-                                   f"(stopped at 0x{pc:08x}, "
-                                   f"{'timed out' if stop is None else stop.reason})")
-        finally:
-            rsp.write_memory(scratch, before)
-            for n, v in saved.items():
-                rsp.write_register(n, v)
+    done = scratch + _TABLE_DONE
+    with _borrowed(rsp, scratch, code, ("r0", "r1", "r2", "r3", "pc", "xpsr")) as saved:
+        for reg, value in (("r0", scratch + _TABLE_AT), ("r1", scratch + len(code)),
+                           ("pc", scratch), ("xpsr", saved["xpsr"] | 1 << 24)):
+            rsp.write_register(reg, value)
+        stop = rsp.run_to(done, timeout)
+        pc = rsp.read_register("pc")
+        if stop is None or pc != done:
+            raise HarnessError(f"{name}: {len(writes)} register stores did not finish "
+                               f"(stopped at 0x{pc:08x}, "
+                               f"{'timed out' if stop is None else stop.reason})")
