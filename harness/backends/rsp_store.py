@@ -15,6 +15,7 @@ from .rsp import RspClient
 
 # str / strh / strb r1, [r0] (Thumb)
 _STORE = {4: b"\x01\x60", 2: b"\x01\x80", 1: b"\x01\x70"}
+_STEP_TRIES = 8
 
 
 @contextlib.contextmanager
@@ -42,10 +43,17 @@ def store(rsp: RspClient, scratch: int, address: int, value: int, size: int = 4,
         rsp.write_register("r1", value)
         rsp.write_register("pc", scratch)
         rsp.write_register("xpsr", saved["xpsr"] | 1 << 24)  # Thumb state
-        rsp.step()
-        if rsp.read_register("pc") != scratch + 2:
-            raise HarnessError(f"{name}: store of 0x{value:x} to 0x{address:08x} "
-                               f"faulted (the address is not writable)")
+        # A core halted in WFI can report a step without executing anything (pc unmoved):
+        # step again, the store has not happened yet.
+        for _ in range(_STEP_TRIES):
+            stop = rsp.step()
+            pc = rsp.read_register("pc")
+            if pc != scratch:
+                break
+        if pc != scratch + 2:
+            raise HarnessError(f"{name}: store of 0x{value:x} to 0x{address:08x} did not "
+                               f"complete: the step stopped at 0x{pc:08x} ({stop.reason}, "
+                               f"xpsr 0x{rsp.read_register('xpsr'):08x})")
 
 
 def device_write(rsp: RspClient, scratch: int, address: int, data: bytes, size: int = 4,
