@@ -22,7 +22,7 @@ demo: sysdeps venv firmware
 	$(PYTEST) tests/acceptance --summary --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-demo-pyocd.xml
 
-test: sysdeps venv firmware
+test: sysdeps venv firmware lint
 	@mkdir -p $(RESULTS)
 	$(PYTEST) tests firmware --junitxml=$(RESULTS)/junit.xml
 	$(PYTEST) tests/acceptance firmware --world pyocd --probe qemu:auto \
@@ -54,10 +54,11 @@ sysdeps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every extra plus the test and lint tools, at the exact versions of constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,lint]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,test,lint]'
 	@touch $@
 
 firmware: sysdeps
@@ -65,6 +66,7 @@ firmware: sysdeps
 
 lint: venv
 	$(BIN)/ruff check harness tests benchmarks conftest.py
+	$(BIN)/mypy
 
 bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/boot_cycle.py

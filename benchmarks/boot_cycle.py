@@ -84,8 +84,8 @@ def main() -> None:
 
     target = TargetCatalog(ROOT / "targets").get("qsm-washer")
     spec = target.firmware
-    elf = build(spec.build, ROOT / spec.elf, [ROOT / s for s in spec.sources], ROOT)
-    image = load_image(elf)
+    elf = build(spec.build, ROOT / spec.path, [ROOT / s for s in spec.sources], ROOT)
+    image = load_image(elf, spec.version_symbol)
     machine = target.qemu.machine
     raw_cycle(elf, machine)  # warm the page cache for both
     harness_cycle(target, image)

@@ -73,8 +73,8 @@ def main() -> None:
     args = ap.parse_args()
     target = TargetCatalog(ROOT / "targets").get("qsm-washer")
     spec = target.firmware
-    elf = build(spec.build, ROOT / spec.elf, [ROOT / s for s in spec.sources], ROOT)
-    image = load_image(elf)
+    elf = build(spec.build, ROOT / spec.path, [ROOT / s for s in spec.sources], ROOT)
+    image = load_image(elf, spec.version_symbol)
     pool = QemuPool(target, image)
     try:
         pooled_cycle(pool)

@@ -27,8 +27,9 @@ from harness.firmware import build, load_image  # noqa: E402
 
 
 def cycle(world, target, image) -> float:
+    options = {"probe": "qemu:auto"} if world is pyocd_world else {}
     t0 = time.perf_counter()
-    dut = world.open_dut(target, image, probe="qemu:auto")
+    dut = world.open_dut(target, image, **options)
     dut.close()
     return time.perf_counter() - t0
 
@@ -40,7 +41,7 @@ def main() -> int:
     cat = TargetCatalog(ROOT / "targets")
     target = cat.get("qsm-washer")
     spec = target.firmware
-    elf = ROOT / spec.elf
+    elf = ROOT / spec.path
     build(spec.build, elf, [ROOT / s for s in spec.sources], ROOT)
     image = load_image(elf, spec.version_symbol)
 
@@ -78,8 +79,11 @@ def main() -> int:
     try:
         from pyocd.flash.loader import MemoryLoader
 
-        session = dut.backend.session
-        core = session.probe.core
+        from harness.probes import emulated_core
+
+        session = dut.backend.session  # the pyOCD session (public on the pyocd backend)
+        core = emulated_core(session)  # the qemu: probe's gdbstub client behind it
+        assert core is not None
         data = os.urandom(128 * 1024)
         dut.execution.halt()
         rates, verified = [], []
@@ -95,7 +99,7 @@ def main() -> int:
             rates.append(len(data) / (t1 - t0) / 1e6)
             verified.append(len(data) / (t2 - t0) / 1e6)
         t0 = time.perf_counter()
-        core.rsp.write_memory(0, data)
+        core.write(0, data)
         raw = len(data) / (time.perf_counter() - t0) / 1e6
         rate = statistics.median(rates)
         print(f"(b) flash 128 KiB (erase+program): {rate:.1f} MB/s median of 5 "
@@ -111,7 +115,7 @@ def main() -> int:
         lat = (time.perf_counter() - t0) / n
         t0 = time.perf_counter()
         for _ in range(n):
-            core.rsp.read_memory(0x20000000, 4)
+            core.read(0x20000000, 4)
         raw_lat = (time.perf_counter() - t0) / n
         print(f"(c) read32 (halted core): pyOCD {lat * 1e6:.1f} us, raw gdbstub m "
               f"{raw_lat * 1e6:.1f} us; pyocd/raw = {lat / raw_lat:.2f}")

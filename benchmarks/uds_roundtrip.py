@@ -56,9 +56,9 @@ def median_ms(fn, n: int) -> float:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     target = TargetCatalog(ROOT / "targets").get("qsm-auto")
-    build(target.firmware.build, ROOT / target.firmware.elf,
+    build(target.firmware.build, ROOT / target.firmware.path,
           [ROOT / s for s in target.firmware.sources], ROOT)
-    image = load_image(ROOT / target.firmware.elf, target.firmware.version_symbol)
+    image = load_image(ROOT / target.firmware.path, target.firmware.version_symbol)
     dut = open_dut(target, image, name="bench-uds")
     try:
         bus = open_slcan(dut.channels["can"], bitrate=QSM_A.bitrate)

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,13 +53,19 @@ class SupplyChannel(_Model):
     current_limit: Annotated[float, Field(gt=0)] | None = None
 
 
+if TYPE_CHECKING:
+    StopBits = float  # PEP 586 allows no float in a Literal
+else:
+    StopBits = Literal[1, 1.5, 2]  # what pydantic accepts
+
+
 class SerialSettings(_Model):
     """Line settings of an instrument on a serial port (``ASRL...`` resources)."""
 
     baud_rate: Annotated[int, Field(gt=0)] = 9600
     data_bits: Literal[5, 6, 7, 8] = 8
     parity: Literal["none", "odd", "even", "mark", "space"] = "none"
-    stop_bits: Literal[1, 1.5, 2] = 1
+    stop_bits: StopBits = 1
     flow_control: Literal["none", "xon_xoff", "rts_cts", "dtr_dsr"] = "none"
 
     def visa_attributes(self) -> dict:
@@ -132,23 +138,6 @@ class Bench(_Model):
     def instruments_for(self, kind: str, slot: int | None = None) -> list[Instrument]:
         return [i for i in self.instruments
                 if i.kind == kind and (slot is None or i.slot in (None, slot))]
-
-
-def configured_bench(config) -> Bench:
-    """The run's inventory: ``--bench``, else ini ``harness_bench`` if that file exists, else an
-    empty bench (emulated chips, no instruments). Loaded once per pytest run."""
-    cached = getattr(config, "_harness_bench", None)
-    if cached is not None:
-        return cached
-    opt = config.getoption("bench")
-    if opt:
-        bench = load_bench(Path(opt))
-    else:
-        default = Path(config.rootpath) / config.getini("harness_bench")
-        bench = (load_bench(default) if default.exists()
-                 else Bench(name="none", description=f"no inventory at {default}"))
-    config._harness_bench = bench
-    return bench
 
 
 def load_bench(path: Path) -> Bench:

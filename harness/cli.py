@@ -27,47 +27,109 @@ def cmd_targets(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """Validate target files: the schema, the image (path, format, segments inside the
+    declared memory, version block), the QEMU machine, the consoles and the SVD."""
     cat = _catalog(args)
     bad = 0
     for name in args.names or cat.names():
         try:
             target = cat.get(name)
-            if target.svd is not None:
-                from .regs import load_svd
-
-                load_svd(target.svd)
-            print(f"ok    {name}")
+            notes = check_target(target, cat.root, getattr(args, "firmware", None))
+            print(f"ok    {name}" + "".join(f"\n      {n}" for n in notes))
         except HarnessError as exc:
             bad += 1
             print(f"error {exc}", file=sys.stderr)
     return 1 if bad else 0
 
 
+def _qemu_machines() -> set[str]:
+    import shutil
+    import subprocess
+
+    from .emu.process import QEMU
+
+    exe = shutil.which(QEMU)
+    if exe is None:
+        return set()
+    out = subprocess.run([exe, "-M", "help"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines()[1:] if line.strip()}
+
+
+def check_target(target, root: Path, firmware: str | None = None) -> list[str]:
+    """What ``harness check`` verifies for one target; raises a HarnessError naming the file
+    and the field, returns notes worth showing."""
+    from .errors import ConfigError
+    from .firmware import load_image, load_override
+
+    notes = []
+    src = target.source
+    spec = target.firmware
+    path = Path(firmware) if firmware else root / spec.path
+    if not path.exists():
+        if spec.build is None or firmware:
+            raise ConfigError(f"{src}: firmware.image: {path} does not exist")
+        notes.append(f"image {path} not built yet (harness build {target.name})")
+    else:
+        image = (load_override(path, spec) if firmware
+                 else load_image(path, spec.version_symbol, spec.load_address))
+        outside = [seg for seg in image.segments
+                   if not any(r.contains(seg.address, len(seg.data)) for r in target.memory)]
+        if outside:
+            raise ConfigError(
+                f"{src}: memory: the image {path.name} loads "
+                + ", ".join(f"0x{seg.address:08x}+{len(seg.data)}" for seg in outside)
+                + " outside every declared region; declare the region (flash, rom, ram...)")
+        identity = image.identity if image.version is not None else "sha256 + read-back"
+        notes.append(f"image {path.name}: {image.format.upper()}, {len(image.segments)} "
+                     f"segment(s), {'symbols' if image.has_symbols else 'no symbols'}, "
+                     f"identity {identity}")
+    if target.qemu is not None:
+        machines = _qemu_machines()
+        if machines and target.qemu.machine not in machines:
+            raise ConfigError(f"{src}: qemu.machine: {target.qemu.machine!r} is not a machine "
+                              f"of the installed QEMU (qemu-system-arm -M help)")
+    shells = [c for c, spec_ in target.consoles.items() if spec_.kind == "shell"]
+    if not shells:
+        notes.append("no shell console: tests drive the chip through memory only")
+    else:
+        con = target.consoles[target.console_name]
+        notes.append(f"console {target.console_name!r}: uart {con.uart}, newline "
+                     f"{con.newline!r}, echo {'on' if con.echo else 'off'}, ready {con.ready!r}"
+                     + (f", prompt {con.prompt!r}" if con.prompt else ", answers OK/ERR"))
+    if target.svd is not None:
+        from .regs import load_svd
+
+        load_svd(target.svd)
+    return notes
+
+
 def _image(args, target):
-    from .firmware import build, load_image
+    from .firmware import build, load_image, load_override
 
     root = _catalog(args).root
     spec = target.firmware
     if getattr(args, "firmware", None):
-        return load_image(Path(args.firmware), spec.version_symbol)
-    elf = root / spec.elf
-    build(spec.build, elf, [root / s for s in spec.sources], root)
-    return load_image(elf, spec.version_symbol)
+        return load_override(Path(args.firmware), spec)
+    path = root / spec.path
+    if spec.build is not None:
+        build(spec.build, path, [root / s for s in spec.sources], root)
+    return load_image(path, spec.version_symbol, spec.load_address)
 
 
 def cmd_build(args) -> int:
     cat = _catalog(args)
     for name in args.names or cat.names():
         img = _image(args, cat.get(name))
-        print(f"{name}: {img.path} {img.version} sha256={img.sha256[:16]}")
+        print(f"{name}: {img.path} {img.format} {img.identity}")
     return 0
 
 
 def cmd_elf(args) -> int:
     from .firmware import load_image
 
-    img = load_image(Path(args.elf), args.version_symbol)
-    print(f"file     {img.path}\nsha256   {img.sha256}\nentry    0x{img.entry:08x}")
+    img = load_image(Path(args.elf), args.version_symbol, args.load_address)
+    print(f"file     {img.path}\nformat   {img.format}\nsha256   {img.sha256}\n"
+          f"entry    0x{img.entry:08x}\nsymbols  {len(img.symbols)}")
     for seg in img.segments:
         print(f"segment  0x{seg.address:08x} {len(seg.data):7} bytes")
     try:
@@ -77,14 +139,110 @@ def cmd_elf(args) -> int:
     return 0
 
 
+def parse_key(text: str) -> bytes:
+    """``ctrl-]``, ``ctrl-d``, ``^X`` or one character: the byte a terminal sends for it."""
+    t = text.strip().lower()
+    for prefix in ("ctrl-", "ctrl+", "c-", "^"):
+        if t.startswith(prefix) and len(t) == len(prefix) + 1:
+            code = ord(t[-1].upper()) - 64
+            if 0 <= code < 32:
+                return bytes((code,))
+    if len(text) == 1:
+        return text.encode()
+    raise HarnessError(f"--exit-key {text!r}: give one character or ctrl-<key> (e.g. ctrl-])")
+
+
+def _type_keys(con, exit_key: bytes) -> None:
+    """A serial terminal: keys go to the chip as typed (Enter as the console's newline), the
+    chip's echo is what shows; ``exit_key`` ends the session."""
+    import os
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        while True:
+            data = os.read(fd, 64)
+            if not data or exit_key in data:
+                data = data.split(exit_key, 1)[0] if data else b""
+                if data:
+                    con.write(data)
+                return
+            data = data.replace(b"\r", con.newline.encode())
+            con.write(data)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+# QEMU 7.2's Cortex-M machines (qemu-system-arm -M help) and what each runs.
+CORTEX_M_MACHINES = {
+    "lm3s6965evb": "cortex-m3", "lm3s811evb": "cortex-m3", "microbit": "cortex-m0",
+    "netduino2": "cortex-m3", "netduinoplus2": "cortex-m4f", "stm32vldiscovery": "cortex-m3",
+    "olimex-stm32-h405": "cortex-m4f", "mps2-an385": "cortex-m3", "mps2-an386": "cortex-m4",
+    "mps2-an500": "cortex-m7", "mps2-an505": "cortex-m33", "mps2-an511": "cortex-m3",
+    "mps2-an521": "cortex-m33", "mps3-an524": "cortex-m33", "mps3-an547": "cortex-m55",
+    "musca-a": "cortex-m33", "musca-b1": "cortex-m33", "ast1030-evb": "cortex-m4",
+}
+
+
+def board_rows() -> list[tuple[str, str, str, str]]:
+    """(machine, cpu, qemu world status, pyocd world status) for every Cortex-M machine."""
+    from .config import board_profiles
+
+    installed = _qemu_machines()
+    profiles = board_profiles()
+    rows = []
+    for machine in sorted(set(CORTEX_M_MACHINES) | set(profiles)):
+        profile = profiles.get(machine)
+        cpu = profile.cpu if profile else CORTEX_M_MACHINES[machine]
+        if installed and machine not in installed:
+            status = ("not in the installed QEMU",) * 2
+        elif profile is None:
+            status = ("no board profile yet (memory map, UARTs and reset quirks undescribed)",
+                      "no board profile yet")
+        else:
+            status = (profile.worlds.get("qemu", "not described"),
+                      profile.worlds.get("pyocd", "not described"))
+        rows.append((machine, cpu, *status))
+    return rows
+
+
+def cmd_boards(args) -> int:
+    """Every emulated Cortex-M board and its status in the qemu and pyocd worlds."""
+    rows = board_rows()
+    print(f"{'board':18} {'cpu':11} {'qemu world':10} pyocd world (qemu: probe)")
+    for machine, cpu, qemu, pyocd in rows:
+        if qemu == pyocd == "ok":
+            print(f"{machine:18} {cpu:11} {'ok':10} ok")
+        else:
+            print(f"{machine:18} {cpu:11} {'-':10} -\n{'':31}qemu: {qemu}\n{'':31}pyocd: {pyocd}")
+    return 0
+
+
+def cmd_probes(args) -> int:
+    """pyOCD is the ``pyocd`` extra: imported only when probes are asked for."""
+    from importlib.util import find_spec
+
+    if find_spec("pyocd") is None:
+        raise HarnessError("listing probes needs pyOCD: pip install 'qsm-harness[pyocd]'")
+    from .probes import cli as probes_cli
+
+    return probes_cli.cmd_probes(args)
+
+
 def cmd_console(args) -> int:
     """Boot a chip in the qemu world and connect the terminal to its console."""
     from .backends.qemu import open_dut
 
+    exit_key = parse_key(args.exit_key)
     target = _catalog(args).get(args.target)
     dut = open_dut(target, _image(args, target))
     con = dut.console
-    print(f"# {dut.name}: {dut.running_version} — Ctrl-D quits", file=sys.stderr)
+    interactive = sys.stdin.isatty()
+    quits = args.exit_key if interactive else "end of input"
+    print(f"# {dut.name}: {dut.identity} — {quits} quits", file=sys.stderr)
     sys.stdout.write(con.text)
     stop = threading.Event()
 
@@ -105,7 +263,9 @@ def cmd_console(args) -> int:
     t = threading.Thread(target=pump, daemon=True)
     t.start()
     try:
-        for line in sys.stdin:
+        if interactive:
+            _type_keys(con, exit_key)
+        for line in [] if interactive else sys.stdin:
             con.sendline(line.rstrip("\n"))
         # stdin ended (a script piped in): let the last answers arrive before closing
         while True:
@@ -127,24 +287,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--targets-dir", default="targets", help="target YAML directory")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("targets", help="list known targets").set_defaults(func=cmd_targets)
-    c = sub.add_parser("check", help="validate target files")
+    c = sub.add_parser("check", help="validate target files: image, machine, consoles, SVD")
     c.add_argument("names", nargs="*")
+    c.add_argument("--firmware", help="check this image against the target instead")
     c.set_defaults(func=cmd_check)
     b = sub.add_parser("build", help="build targets' firmware when stale")
     b.add_argument("names", nargs="*")
     b.set_defaults(func=cmd_build)
-    e = sub.add_parser("elf", help="show an ELF's segments, sha256 and version block")
-    e.add_argument("elf")
-    e.add_argument("--version-symbol", default="fw_version")
+    e = sub.add_parser("image", aliases=["elf"],
+                       help="show an image's format, segments, sha256 and version block")
+    e.add_argument("elf", metavar="IMAGE")
+    e.add_argument("--version-symbol", default=None,
+                   help="ELF symbol of a QSM version block (e.g. fw_version)")
+    e.add_argument("--load-address", type=lambda v: int(v, 0), default=None,
+                   help="where a raw binary image goes")
     e.set_defaults(func=cmd_elf)
+    sub.add_parser("boards", help="emulated boards and their status in each world"
+                   ).set_defaults(func=cmd_boards)
     pr = sub.add_parser("probes", help="debug probes pyOCD sees, and the bench inventory's")
-    from .probes import cli as probes_cli
-
-    probes_cli.add_arguments(pr)
-    pr.set_defaults(func=probes_cli.cmd_probes)
+    pr.add_argument("--bench", type=Path, default=Path("targets/benches/emulated.yaml"),
+                    help="bench inventory (default: the emulated bench)")
+    pr.set_defaults(func=cmd_probes)
     k = sub.add_parser("console", help="boot a target in QEMU and attach the terminal")
     k.add_argument("target")
-    k.add_argument("--firmware", help="ELF to boot instead of the target's build")
+    k.add_argument("--firmware", help="image (ELF, HEX, raw binary) to boot instead of the "
+                   "target's build")
+    k.add_argument("--exit-key", default="ctrl-]", metavar="KEY",
+                   help="key that ends an interactive session (default ctrl-]; Ctrl-D and "
+                        "Ctrl-C go to the chip)")
     k.set_defaults(func=cmd_console)
     from .station.cli import add_commands as add_station_commands
 

@@ -7,15 +7,24 @@ instead of a setting silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from .errors import ConfigError, UnknownTarget
 
-CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7",
-        "cortex-m33")
+Cpu = Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7",
+              "cortex-m33"]
+CPUS: tuple[str, ...] = get_args(Cpu)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,10 +49,35 @@ class MemoryRegion(_Model):
 
 
 class FirmwareSpec(_Model):
-    build: list[str] = Field(min_length=1, description="command that builds the ELF")
-    elf: Path = Field(description="where the ELF lands, relative to the project root")
+    """The image a target runs: ELF, Intel HEX or raw binary (detected by content)."""
+
+    image: Path | None = Field(default=None, description="the firmware image, relative to "
+                               "the project root (ELF, Intel HEX, or raw binary)")
+    elf: Path | None = Field(default=None, description="older name of 'image'")
+    build: list[str] | None = Field(default=None, min_length=1,
+                                    description="command that builds the image (none: the "
+                                    "image is prebuilt)")
     sources: list[Path] = Field(default_factory=list, description="inputs; newer → rebuild")
-    version_symbol: str = "fw_version"
+    load_address: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)] | None = Field(
+        default=None, description="where a raw binary image is loaded (raw binaries only)")
+    version_symbol: str | None = Field(
+        default=None, description="ELF symbol of a QSM version block; none: the image is "
+        "identified by its sha256 and a read-back of the chip's memory")
+
+    @model_validator(mode="after")
+    def _one_image(self) -> FirmwareSpec:
+        if (self.image is None) == (self.elf is None):
+            raise ValueError("give the image path as 'image' (or its older name 'elf'), "
+                             "exactly once")
+        if self.sources and self.build is None:
+            raise ValueError("'sources' without 'build': nothing would rebuild the image")
+        return self
+
+    @property
+    def path(self) -> Path:
+        path = self.image if self.image is not None else self.elf
+        assert path is not None  # the validator saw to it
+        return path
 
 
 class ConsoleSpec(_Model):
@@ -53,8 +87,46 @@ class ConsoleSpec(_Model):
 
     uart: Annotated[int, Field(ge=0, le=7)]
     kind: Literal["shell", "raw"] = "shell"
-    ready: str = Field(default="^READY$", description="regex printed once the shell listens")
+    ready: str = Field(default="^READY$", description="regex the chip prints once it listens: "
+                       "a whole line or a prompt still waiting for input ('^>>> $')")
     baud: int = 115200
+    newline: Literal["\n", "\r", "\r\n"] = Field(
+        default="\n", description="what ends a line the harness sends (lf, cr or crlf)")
+    echo: bool = Field(default=False, description="the chip echoes what it receives: the "
+                       "harness strips the echo from replies")
+    encoding: str = "utf-8"
+    prompt: str | None = Field(default=None, description="regex of the shell's prompt: "
+                               "dut.command() returns what the chip printed before it (for "
+                               "shells that do not answer OK/ERR)")
+
+    @field_validator("newline", mode="before")
+    @classmethod
+    def _newline_names(cls, v: object) -> object:
+        names = {"lf": "\n", "cr": "\r", "crlf": "\r\n"}
+        return names.get(v.lower(), v) if isinstance(v, str) else v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {v!r}") from None
+        return v
+
+    @field_validator("ready", "prompt")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
 
 
 class UartDrain(_Model):
@@ -88,6 +160,65 @@ class QemuWorld(_Model):
                     "device registers are dropped)")
 
 
+class BoardMemory(MemoryRegion):
+    qemu: str | None = Field(default=None, description="QEMU's name of the region "
+                             "(`info mtree`): how the qemu: probe recognises the board")
+
+
+class BoardUart(_Model):
+    index: Annotated[int, Field(ge=0, le=7)]
+    base: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    kind: str
+
+
+class BoardQuirks(_Model):
+    """Device state QEMU's system_reset leaves alone, restored when a chip is reused."""
+
+    uart_drain: list[UartDrain] = Field(default_factory=list)
+    reset_writes: list[RegisterWrite] = Field(default_factory=list, max_length=200)
+
+
+class BoardProfile(_Model):
+    """What an emulated board is (shipped in harness/boards/profiles/<machine>.yaml): memory
+    map, UARTs, QEMU's reset quirks, and whether each world supports it (or why not)."""
+
+    machine: str
+    description: str
+    cpu: Cpu
+    memory: list[BoardMemory] = Field(min_length=1)
+    uarts: list[BoardUart] = Field(default_factory=list)
+    flash_sector: Annotated[int, Field(gt=0)] = 0x400
+    qemu: BoardQuirks = Field(default_factory=BoardQuirks)
+    worlds: dict[Literal["qemu", "pyocd"], str] = Field(
+        default_factory=dict, description="'ok', or why the world cannot run this board")
+
+    def region(self, kind: str) -> BoardMemory:
+        return next(r for r in self.memory if r.kind == kind)
+
+
+BOARDS_DIR = Path(__file__).parent / "boards" / "profiles"
+_BOARDS: dict[str, BoardProfile] = {}
+
+
+def board_profiles() -> dict[str, BoardProfile]:
+    """Every board profile shipped with the harness, by QEMU machine name."""
+    if not _BOARDS:
+        for path in sorted(BOARDS_DIR.glob("*.yaml")):
+            profile = load_model(path, BoardProfile, "board profile")
+            if profile.machine != path.stem:
+                raise ConfigError(f"{path}: machine {profile.machine!r} must match the file name")
+            _BOARDS[profile.machine] = profile
+    return _BOARDS
+
+
+def board_profile(name: str) -> BoardProfile:
+    profiles = board_profiles()
+    if name not in profiles:
+        raise ValueError(f"unknown board {name!r}; known boards: {', '.join(profiles)} "
+                         "(harness boards)")
+    return profiles[name]
+
+
 class BenchWorld(_Model):
     pyocd_target: str
     timeout_factor: Annotated[float, Field(gt=0)] = 1.0
@@ -96,13 +227,39 @@ class BenchWorld(_Model):
 class Target(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str
-    cpu: Literal[CPUS]  # type: ignore[valid-type]
+    board: str | None = Field(default=None, description="emulated board profile (harness "
+                              "boards): fills cpu, memory and the qemu section the target "
+                              "does not set itself")
+    cpu: Cpu
     memory: list[MemoryRegion] = Field(min_length=1)
     firmware: FirmwareSpec
     consoles: dict[str, ConsoleSpec] = Field(min_length=1)
     default_console: str | None = None
     qemu: QemuWorld | None = None
     bench: BenchWorld | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_board(cls, data: object) -> object:
+        """A target names its board and adds only what is its own: the board's cpu, memory
+        map and QEMU section (machine, reset quirks) fill what the target leaves out."""
+        if not isinstance(data, dict) or data.get("board") is None:
+            return data
+        if not isinstance(data["board"], str):
+            return data  # the field's own validation says what is wrong
+        board = board_profile(data["board"])
+        data = dict(data)
+        data.setdefault("cpu", board.cpu)
+        data.setdefault("memory", [r.model_dump(exclude={"qemu"}) for r in board.memory])
+        if "qemu" not in data:
+            data["qemu"] = {}
+        if isinstance(data["qemu"], dict):
+            qemu = dict(data["qemu"])
+            qemu.setdefault("machine", board.machine)
+            qemu.setdefault("uart_drain", [d.model_dump() for d in board.qemu.uart_drain])
+            qemu.setdefault("reset_writes", [w.model_dump() for w in board.qemu.reset_writes])
+            data["qemu"] = qemu
+        return data
     svd: Path | None = Field(default=None, description="CMSIS-SVD file of the chip's "
                              "peripherals, for dut.regs; relative to the project root")
     # Where the target file was read from; set by the loader, not by the file.
@@ -134,7 +291,7 @@ class Target(_Model):
         return [r for r in self.memory if r.kind == kind]
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":

@@ -7,6 +7,7 @@ so a test can take a mark, act, and then check what came out in between.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import re
 import socket
@@ -97,6 +98,10 @@ class Console:
         self.sock = sock
         self.timeout_factor = timeout_factor
         self.newline = newline
+        self.echo = False  # the chip echoes what it receives
+        self.encoding = "utf-8"
+        self.prompt: re.Pattern[str] | None = None  # shells without OK/ERR answers
+        self._decoder = codecs.getincrementaldecoder(self.encoding)("replace")
         self.t0 = time.monotonic()
         self.log = ConsoleLog(log_path, self.t0)
         self._buf: list[str] = []  # chunks; joined lazily
@@ -111,6 +116,21 @@ class Console:
                                         daemon=True)
         self._thread.start()
 
+    def configure(self, *, newline: str | None = None, echo: bool | None = None,
+                  encoding: str | None = None, prompt: str | None = None) -> None:
+        """Line ending sent, echo stripping, text encoding and prompt (a target's console
+        settings; see :class:`harness.config.ConsoleSpec`)."""
+        if newline is not None:
+            self.newline = newline
+        if echo is not None:
+            self.echo = echo
+        if encoding is not None and encoding != self.encoding:
+            with self._cond:
+                self.encoding = encoding
+                self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+        if prompt is not None:
+            self.prompt = re.compile(prompt, re.MULTILINE)
+
     # -- reader thread -----------------------------------------------------------------------
     def _reader(self) -> None:
         reason = "connection closed by the chip side"
@@ -121,7 +141,7 @@ class Console:
                 if not chunk:
                     break
                 now = time.monotonic()
-                text = chunk.decode("utf-8", "replace")
+                text = self._decoder.decode(chunk)  # a character may span two chunks
                 self.log.received(now, text)
                 # CRLF → LF so that ``$`` ends a line; a trailing CR waits for the next chunk.
                 text = held + text
@@ -266,12 +286,29 @@ class Console:
         self.log.sent(time.monotonic(), data.decode("utf-8", "replace"))
 
     def sendline(self, line: str) -> None:
-        self.write((line + self.newline).encode())
+        self.write((line + self.newline).encode(self.encoding))
 
     def command(self, cmd: str, timeout: float = 2.0) -> str:
-        """Send one shell command; return the payload of ``OK``, raise on ``ERR <code>``."""
+        """Send one shell command and return its answer.
+
+        A shell with a ``prompt``: what the chip printed between the command (its echo
+        stripped) and the next prompt. Otherwise the payload of ``OK``; ``ERR <code>`` raises
+        :class:`CommandError`.
+        """
+        with self._cond:
+            mark = self._cursor  # answers are looked for past what was consumed so far
         self.sendline(cmd)
-        m = self.expect(ANSWER_RE, timeout)
+        start = mark
+        if self.echo:
+            # the echo is the sent line as typed: up to where the chip ends it
+            # (after the prompt the chip printed when it was ready, on the same line)
+            echo = self.expect(re.compile(re.escape(cmd) + r"[ \t]*$", re.MULTILINE),
+                               timeout, since=mark)
+            start = echo.end + 1  # past the line's end
+        if self.prompt is not None:
+            m = self.expect(self.prompt, timeout, since=start, partial=True)
+            return self.read_since(start)[:m.start - start].rstrip("\n")
+        m = self.expect(ANSWER_RE, timeout, since=start)
         payload = m.group(2) or ""
         if m.group(1) == "ERR":
             code, _, text = payload.partition(" ")

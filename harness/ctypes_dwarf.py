@@ -51,7 +51,7 @@ class Scalar(CType):
 
 @dataclass(frozen=True)
 class Array(CType):
-    element: CType = field(default=None)  # type: ignore[assignment]
+    element: CType
     count: int = 0
 
     def decode(self, data: bytes):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Target
 from .console import Console
 from .errors import DutLost, FirmwareError, HarnessError
 from .firmware import VERSION_SIZE, FirmwareImage, VersionInfo
-from .protocols import CAPABILITIES, Execution, Loader, Memory
+from .protocols import CAPABILITIES, Execution, Loader, Memory, segment_differences
 from .symbols import SymbolView
+
+if TYPE_CHECKING:
+    from .regs import Registers
 
 
 class Backend(Protocol):
@@ -27,20 +31,24 @@ class Backend(Protocol):
 
     def close(self) -> int | None: ...
 
+    # A backend offers what it can as attributes: memory, execution, loader (protocols),
+    # consoles (name → Console) and channels (name → pyserial URL); see Dut.from_backend.
+
 
 class Dut:
     def __init__(self, *, target: Target, image: FirmwareImage, world: str, backend: Backend,
                  memory: Memory | None = None, execution: Execution | None = None,
                  loader: Loader | None = None, consoles: dict[str, Console] | None = None,
                  channels: dict[str, str] | None = None, timeout_factor: float = 1.0,
-                 name: str | None = None) -> None:
+                 name: str | None = None,
+                 release: Callable[[Any], None] | None = None) -> None:
         self.target = target
         self.image = image
         self.world = world
         self.backend = backend
-        self.memory = memory
-        self.execution = execution
-        self.loader = loader
+        self._memory = memory
+        self._execution = execution
+        self._loader = loader
         self.consoles = consoles or {}
         # raw byte channels (e.g. SLCAN): name → pyserial URL ("socket://127.0.0.1:PORT")
         self.channels = channels or {}
@@ -48,8 +56,40 @@ class Dut:
         self.name = name or target.name
         self.step = "created"
         self.running_version: VersionInfo | None = None
-        self._regs = None
+        self._regs: Registers | None = None
+        self._release = release  # a pool's: takes the backend back instead of closing it
         self._closed = False
+
+    @classmethod
+    def from_backend(cls, backend: Backend, *, target: Target, image: FirmwareImage,
+                     timeout_factor: float = 1.0, name: str | None = None, boot: bool = True,
+                     version: VersionInfo | None = None,
+                     release: Callable[[Any], None] | None = None) -> Dut:
+        """The one way a world turns what it opened into a Dut: the protocols the backend
+        offers (``memory``, ``execution``, ``loader``, ``consoles``, ``channels``; absent ones
+        are capabilities this Dut lacks), booted unless ``boot`` is false. ``release``: a
+        pool's hand-back, called instead of ``backend.close()`` when the Dut closes. On a failed
+        boot the Dut is closed (a pool's backend goes back to its pool, which checks it)."""
+        consoles = getattr(backend, "consoles", None) or {}
+        for cname, con in consoles.items():
+            spec = target.consoles.get(cname)
+            if spec is not None:
+                con.configure(newline=spec.newline, echo=spec.echo, encoding=spec.encoding,
+                              prompt=spec.prompt)
+        dut = cls(target=target, image=image, world=backend.world, backend=backend,
+                  memory=getattr(backend, "memory", None),
+                  execution=getattr(backend, "execution", None),
+                  loader=getattr(backend, "loader", None),
+                  consoles=getattr(backend, "consoles", None),
+                  channels=getattr(backend, "channels", None),
+                  timeout_factor=timeout_factor, name=name, release=release)
+        if boot:
+            try:
+                dut.boot(version)
+            except BaseException:
+                dut.close()
+                raise
+        return dut
 
     def __repr__(self) -> str:
         return f"<Dut {self.name} world={self.world} fw={self.image.path.name}>"
@@ -58,11 +98,13 @@ class Dut:
     @property
     def capabilities(self) -> frozenset[str]:
         caps = set()
-        if self.memory is not None:
-            caps |= {"memory", "symbols"}
-        if self.execution is not None:
+        if self._memory is not None:
+            caps.add("memory")
+            if self.image.has_symbols:
+                caps.add("symbols")
+        if self._execution is not None:
             caps |= {"execution", "registers", "breakpoints"}
-        if self.loader is not None:
+        if self._loader is not None:
             caps.add("loader")
         if self.consoles:
             caps.add("console")
@@ -71,11 +113,36 @@ class Dut:
         assert caps <= set(CAPABILITIES)
         return frozenset(caps)
 
-    def _need(self, capability: str):
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def _missing(self, capability: str) -> HarnessError:
+        return HarnessError(f"{self.name} in the {self.world} world has no {capability!r} "
+                            f"({CAPABILITIES[capability]}); mark the test "
+                            f"@pytest.mark.requires({capability!r})")
+
+    def _need(self, capability: str) -> None:
         if capability not in self.capabilities:
-            raise HarnessError(f"{self.name} in the {self.world} world has no {capability!r} "
-                               f"({CAPABILITIES[capability]}); mark the test "
-                               f"@pytest.mark.requires({capability!r})")
+            raise self._missing(capability)
+
+    # Each protocol raises, naming the capability, where the world does not offer it.
+    @property
+    def memory(self) -> Memory:
+        if self._memory is None:
+            raise self._missing("memory")
+        return self._memory
+
+    @property
+    def execution(self) -> Execution:
+        if self._execution is None:
+            raise self._missing("execution")
+        return self._execution
+
+    @property
+    def loader(self) -> Loader:
+        if self._loader is None:
+            raise self._missing("loader")
+        return self._loader
 
     @property
     def console(self) -> Console:
@@ -84,21 +151,20 @@ class Dut:
 
     @property
     def symbols(self) -> SymbolView:
-        self._need("memory")
-        return SymbolView(self.image, self.memory)  # type: ignore[arg-type]
+        return SymbolView(self.image, self.memory)
 
     @property
     def regs(self):
         """The chip's peripheral registers by name, from the target's SVD file
         (``dut.regs.TIMER0.CTRL.EN = 1``), read and written through this DUT's memory."""
-        self._need("memory")
+        memory = self.memory
         if self.target.svd is None:
             raise HarnessError(f"{self.target.source}: no 'svd' field; {self.target.name} has "
                                "no register map for dut.regs")
         if self._regs is None:
             from .regs import Registers  # cmsis-svd loads only when registers are asked for
 
-            self._regs = Registers.from_svd(self.target.svd, self.memory)  # type: ignore[arg-type]
+            self._regs = Registers.from_svd(self.target.svd, memory)
         return self._regs
 
     # -- what tests do -----------------------------------------------------------------------
@@ -122,10 +188,10 @@ class Dut:
 
     def reset(self) -> None:
         """Reset the chip and wait until it is ready again."""
-        self._need("execution")
+        execution = self.execution
         self.step = "reset"
         mark = self.console.mark() if self.consoles else 0
-        self.execution.reset()  # type: ignore[union-attr]
+        execution.reset()
         self._wait_ready(mark)
         self.step = "ready"
 
@@ -133,26 +199,58 @@ class Dut:
         if not self.consoles:
             return
         spec = self.target.consoles[self.target.console_name]
-        self.console.expect(spec.ready, timeout=5.0, since=mark)
+        self.console.expect(spec.ready, timeout=5.0, since=mark, partial=True)  # or a prompt
 
     def read_version(self) -> VersionInfo:
         """The version block as the running chip has it (memory), else the shell's answer."""
-        if self.memory is not None:
+        if self.image.version_symbol is None:
+            raise FirmwareError(f"{self.target.source}: no firmware.version_symbol; the image "
+                                f"{self.image.path.name} has no version block to read")
+        if self._memory is not None:
             sym = self.image.symbol(self.image.version_symbol)
             raw = self.memory.read(sym.address, VERSION_SIZE)
             return VersionInfo.unpack(raw, f"{self.name}: version block in the chip")
         fields = dict(kv.split("=", 1) for kv in self.command("version").split())
         return VersionInfo(fields["product"], fields["version"], fields["git"], fields["build"])
 
-    def check_version(self, running: VersionInfo | None = None) -> VersionInfo:
+    def check_version(self, running: VersionInfo | None = None) -> VersionInfo | None:
+        """Is the chip running this image? By its version block when the target names one;
+        otherwise by reading the image's flash segments back from the chip (a chip running
+        something else is refused either way). Returns the running version, if any."""
+        expected = self.image.version
+        if expected is None:
+            self.step = "identity check (flash read-back)"
+            self._check_readback()
+            return None
         self.step = "version check"
         running = running or self.read_version()
-        expected = self.image.version
         if running != expected:
             raise FirmwareError(f"{self.name}: the chip runs {running}, but the ELF "
                                 f"{self.image.path} is {expected}")
         self.running_version = running
         return running
+
+    @property
+    def identity(self) -> str:
+        """What the chip was proven to run: its version block when the image has one, else
+        the image's sha256 (checked by reading the image back from the chip)."""
+        if self.running_version is not None:
+            return str(self.running_version)
+        return self.image.identity
+
+    def _check_readback(self) -> None:
+        if self._memory is None:
+            return  # nothing to read back with: the world loaded the image itself
+        nonvolatile = [r for r in self.target.memory if r.kind in ("flash", "rom")]
+        segments = [s for s in self.image.segments
+                    if any(r.contains(s.address, len(s.data)) for r in nonvolatile)]
+        if nonvolatile and not segments:
+            return  # a RAM-resident image: what it changes while running is its own business
+        problems = segment_differences(self._memory, segments)
+        if problems:
+            raise FirmwareError(f"{self.name}: the chip does not hold the image "
+                                f"{self.image.path} (sha256 {self.image.sha256[:16]}): "
+                                + "; ".join(problems[:3]))
 
     # -- health and lifetime -----------------------------------------------------------------
     @property
@@ -178,7 +276,10 @@ class Dut:
             return
         self._closed = True
         with contextlib.suppress(Exception):
-            self.backend.close()
+            if self._release is not None:
+                self._release(self.backend)
+            else:
+                self.backend.close()
 
     def __enter__(self) -> Dut:
         return self

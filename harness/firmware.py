@@ -1,4 +1,10 @@
-"""Firmware images: an ELF read with pyelftools — segments, symbols, C types, version block."""
+"""Firmware images: ELF (pyelftools), Intel HEX (intelhex) or a raw binary at a load address.
+
+The format is detected by content, never by the file name. Every format gives the load
+segments and a sha256; an ELF also gives symbols, C types (DWARF) and, when the target names a
+``version_symbol``, the version block. Without one, an image's identity is its sha256 and the
+chip's memory read back against the image.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,17 @@ import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from .ctypes_dwarf import CType, Struct, unsigned, variable_types
 from .errors import FirmwareError, ToolMissing
+
+if TYPE_CHECKING:
+    from .config import FirmwareSpec
 
 VERSION_MAGIC = 0x564D5351  # bytes "QSMV"
 _VERSION_FMT = "<I3Bx16s24s16s"
@@ -61,27 +72,88 @@ class VersionInfo:
         return f"{self.product} {self.version} (git {self.git}, build {self.build})"
 
 
-class FirmwareImage:
-    """One ELF file. Cheap to construct again: use :func:`load_image` to share parsed images."""
+FORMATS = ("elf", "hex", "bin")
 
-    def __init__(self, path: Path, version_symbol: str = "fw_version") -> None:
+
+def detect_format(raw: bytes) -> str:
+    """``elf``, ``hex`` (Intel HEX: text records starting with ':') or ``bin`` (anything else)."""
+    if raw[:4] == b"\x7fELF":
+        return "elf"
+    head = raw[:64].lstrip()
+    if head.startswith(b":") and all(c in b"0123456789ABCDEFabcdef:\r\n \t"
+                                     for c in raw[:4096]):
+        return "hex"
+    return "bin"
+
+
+class FirmwareImage:
+    """One image file. Cheap to construct again: use :func:`load_image` to share parsed ones.
+
+    ``load_address``: where a raw binary goes (required for ``bin``, refused for the others,
+    which carry their addresses). ``version_symbol``: the ELF symbol of the version block, or
+    None when the firmware has no such contract.
+    """
+
+    def __init__(self, path: Path, version_symbol: str | None = None,
+                 load_address: int | None = None) -> None:
         self.path = Path(path)
         self.version_symbol = version_symbol
+        self.load_address = load_address
         try:
             self._raw = self.path.read_bytes()
         except FileNotFoundError:
-            raise FirmwareError(f"{self.path}: firmware ELF not found") from None
-        try:
-            import io
+            raise FirmwareError(f"{self.path}: firmware image not found") from None
+        except IsADirectoryError:
+            raise FirmwareError(f"{self.path}: is a directory, not a firmware image") from None
+        if not self._raw:
+            raise FirmwareError(f"{self.path}: firmware image is empty")
+        self.format = detect_format(self._raw)
+        self._elf: ELFFile | None = None
+        if self.format == "elf":
+            self._elf = self._open_elf()
+        if load_address is not None and self.format != "bin":
+            raise FirmwareError(f"{self.path}: load_address is for raw binaries; this "
+                                f"{self.format.upper()} image carries its own addresses")
+        if self.format == "bin" and load_address is None:
+            raise FirmwareError(f"{self.path}: a raw binary (neither ELF nor Intel HEX) needs "
+                                f"'load_address' in the target's firmware section")
+        if version_symbol is not None and self._elf is None:
+            raise FirmwareError(f"{self.path}: version_symbol {version_symbol!r} needs an ELF "
+                                f"image; a {self.format.upper()} image has no symbols")
+        if not self.segments:
+            raise FirmwareError(f"{self.path}: {self.format.upper()} image has no loadable "
+                                "segments")
 
-            self._elf = ELFFile(io.BytesIO(self._raw))
+    def _open_elf(self) -> ELFFile:
+        import io
+
+        try:
+            elf = ELFFile(io.BytesIO(self._raw))
         except ELFError as exc:
             raise FirmwareError(f"{self.path}: not a valid ELF file ({exc})") from None
-        if self._elf["e_machine"] != "EM_ARM" or self._elf.elfclass != 32:
+        if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32:
             raise FirmwareError(f"{self.path}: not a 32-bit ARM ELF "
-                                f"(machine {self._elf['e_machine']}, class {self._elf.elfclass})")
-        if not self.segments:
-            raise FirmwareError(f"{self.path}: ELF has no loadable segments")
+                                f"(machine {elf['e_machine']}, class {elf.elfclass})")
+        return elf
+
+    @property
+    def has_symbols(self) -> bool:
+        """The image carries a symbol table (an ELF that is not stripped)."""
+        return self._elf is not None and isinstance(
+            self._elf.get_section_by_name(".symtab"), SymbolTableSection)
+
+    def linker_symbol(self, name: str) -> int | None:
+        """Address of any symbol of the ELF's table, linker-made bounds (NOTYPE) included;
+        None when there is no such symbol (or no table)."""
+        table = self._elf.get_section_by_name(".symtab") if self._elf is not None else None
+        syms = table.get_symbol_by_name(name) if isinstance(table, SymbolTableSection) else None
+        return int(syms[0]["st_value"]) if syms else None
+
+    @property
+    def identity(self) -> str:
+        """What identifies this image in records: its version when it has one, else sha256."""
+        version = self.version
+        return str(version) if version is not None else f"sha256:{self.sha256}"
 
     @cached_property
     def sha256(self) -> str:
@@ -89,10 +161,23 @@ class FirmwareImage:
 
     @property
     def entry(self) -> int:
-        return self._elf["e_entry"]
+        """The reset handler: the ELF's entry, else the vector table's second word."""
+        if self._elf is not None:
+            return int(self._elf["e_entry"])
+        first = min(self.segments, key=lambda seg: seg.address)
+        return int.from_bytes(first.data[4:8], "little") if len(first.data) >= 8 else 0
 
     @cached_property
     def segments(self) -> list[Segment]:
+        if self.format == "hex":
+            return self._hex_segments()
+        if self.format == "bin":
+            assert self.load_address is not None
+            return [Segment(self.load_address, self._raw)]
+        return self._elf_segments()
+
+    def _elf_segments(self) -> list[Segment]:
+        assert self._elf is not None
         out = []
         try:
             for seg in self._elf.iter_segments():
@@ -102,15 +187,36 @@ class FirmwareImage:
                         raise ValueError(f"segment at 0x{seg['p_paddr']:08x} truncated: "
                                          f"{len(data)} of {seg['p_filesz']} bytes")
                     out.append(Segment(seg["p_paddr"], data))
+            if not out and self._elf.num_segments() == 0:
+                # no program headers (e.g. `objcopy -I ihex -O elf32-littlearm`): the
+                # allocated sections with contents are what a loader writes
+                for sec in self._elf.iter_sections():
+                    if sec["sh_flags"] & 0x2 and sec["sh_type"] == "SHT_PROGBITS" \
+                            and sec["sh_size"] > 0:
+                        out.append(Segment(sec["sh_addr"], sec.data()))
         except (ELFError, ValueError, struct.error) as exc:
             raise FirmwareError(f"{self.path}: corrupt program headers ({exc})") from None
-        return out
+        return sorted(out, key=lambda seg: seg.address)
+
+    def _hex_segments(self) -> list[Segment]:
+        import io
+
+        from intelhex import IntelHex, IntelHexError
+
+        ih = IntelHex()
+        try:
+            ih.loadhex(io.StringIO(self._raw.decode("ascii")))
+        except (IntelHexError, UnicodeDecodeError, ValueError) as exc:
+            raise FirmwareError(f"{self.path}: not a valid Intel HEX file ({exc})") from None
+        return [Segment(lo, ih.tobinstr(start=lo, end=hi - 1)) for lo, hi in ih.segments()]
 
     @cached_property
     def symbols(self) -> dict[str, Symbol]:
+        if self._elf is None:
+            return {}
         table = self._elf.get_section_by_name(".symtab")
-        if table is None:
-            raise FirmwareError(f"{self.path}: ELF has no symbol table (stripped?)")
+        if not isinstance(table, SymbolTableSection):
+            return {}
         out = {}
         for sym in table.iter_symbols():
             kind = sym["st_info"]["type"]
@@ -124,11 +230,15 @@ class FirmwareImage:
         try:
             return self.symbols[name]
         except KeyError:
+            if not self.has_symbols:
+                raise KeyError(f"{self.path.name}: no symbol {name!r}: the "
+                               f"{self.format.upper()} image has no symbol table; mark the test "
+                               "@pytest.mark.requires('symbols')") from None
             raise KeyError(f"{self.path.name}: no symbol {name!r}") from None
 
     @cached_property
     def types(self) -> dict[str, CType]:
-        if not self._elf.has_dwarf_info():
+        if self._elf is None or not self._elf.has_dwarf_info():
             return {}
         return variable_types(self._elf.get_dwarf_info())
 
@@ -161,7 +271,10 @@ class FirmwareImage:
         raise FirmwareError(f"{self.path}: 0x{address:08x}+{length} is not in a loaded segment")
 
     @cached_property
-    def version(self) -> VersionInfo:
+    def version(self) -> VersionInfo | None:
+        """The version block the image carries (None: the target names no version_symbol)."""
+        if self.version_symbol is None:
+            return None
         try:
             sym = self.symbol(self.version_symbol)
         except KeyError:
@@ -174,18 +287,34 @@ class FirmwareImage:
 _IMAGES: dict[tuple, FirmwareImage] = {}
 
 
-def load_image(path: Path, version_symbol: str = "fw_version") -> FirmwareImage:
-    """A parsed image, shared while the file is unchanged (tests boot the same ELF many times)."""
+def load_image(path: Path, version_symbol: str | None = None,
+               load_address: int | None = None) -> FirmwareImage:
+    """A parsed image, shared while the file is unchanged (tests boot the same one many times)."""
     path = Path(path).resolve()
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise FirmwareError(f"{path}: firmware ELF not found") from None
-    key = (path, st.st_mtime_ns, st.st_size, version_symbol)
+        raise FirmwareError(f"{path}: firmware image not found") from None
+    key = (path, st.st_mtime_ns, st.st_size, version_symbol, load_address)
     img = _IMAGES.get(key)
     if img is None:
-        img = _IMAGES[key] = FirmwareImage(path, version_symbol)
+        img = _IMAGES[key] = FirmwareImage(path, version_symbol, load_address)
     return img
+
+
+def load_override(path: Path, spec: FirmwareSpec) -> FirmwareImage:
+    """An image given on the command line (``--firmware``) for a target: the target's version
+    symbol applies to an ELF, its load address to a raw binary."""
+    try:
+        head = Path(path).read_bytes()[:4096]
+    except FileNotFoundError:
+        raise FirmwareError(f"{path}: firmware image not found (--firmware)") from None
+    except IsADirectoryError:
+        raise FirmwareError(f"{path}: is a directory, not a firmware image (--firmware)") \
+            from None
+    kind = detect_format(head) if head else "bin"
+    return load_image(path, spec.version_symbol if kind == "elf" else None,
+                      spec.load_address if kind == "bin" else None)
 
 
 def _newest_mtime(paths: list[Path]) -> float:

@@ -7,28 +7,60 @@ costs a plain pytest run next to nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import worlds
+from .errors import DutLost, HarnessError
+from .settings import DEFAULT_BENCH, RunSettings
 
-_MANAGER = pytest.StashKey["object"]()
-_DUT = pytest.StashKey["object"]()
-_CALL_REPORT = pytest.StashKey["pytest.TestReport"]()
+if TYPE_CHECKING:
+    from .dut import Dut
+    from .session import DutManager
+
+SETTINGS = pytest.StashKey[RunSettings]()
+_MANAGER = pytest.StashKey["DutManager"]()
+_DUT = pytest.StashKey[list["Dut"]]()
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+def settings(config: pytest.Config) -> RunSettings:
+    """The run's settings, built once in ``pytest_configure`` (every harness plugin reads
+    paths and options from here)."""
+    return config.stash[SETTINGS]
+
+
+def manager(config: pytest.Config) -> DutManager:
+    """The run's DutManager, created on first use and closed when the session ends."""
+    mgr = config.stash.get(_MANAGER, None)
+    if mgr is None:
+        from .session import DutManager
+
+        try:
+            mgr = DutManager(settings(config))
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[_MANAGER] = mgr
+    return mgr
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hookspecs
+    from . import extras, hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
+    # the plugins of the installed extras (rtl, station, ...); pytest_addoption is historic,
+    # so they still add their options
+    extras.register(pluginmanager)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "QSM Harness")
     g.addoption("--target", action="append", default=[], metavar="NAME",
                 help="target to test (repeatable); default: ini harness_targets, else all")
-    g.addoption("--world", default="qemu", choices=sorted(worlds.WORLDS),
-                help="what stands for the chip (default: qemu)")
+    g.addoption("--world", default="qemu", choices=worlds.names(),
+                help="what stands for the chip (default: qemu; worlds register under the "
+                     "'harness.worlds' entry point group)")
     g.addoption("--firmware", action="append", default=[], metavar="[TARGET=]ELF",
                 help="test this ELF instead of building the target's firmware")
     g.addoption("--dut-scope", default="function", choices=("function", "module", "session"),
@@ -55,50 +87,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_targets", "default targets", type="linelist", default=[])
     parser.addini("harness_targets_dir", "directory of target YAML files", default="targets")
     parser.addini("harness_results", "directory for logs and results", default="results")
-    parser.addini("harness_bench", "bench inventory YAML",
-                  default="targets/benches/emulated.yaml")
+    parser.addini("harness_bench", "bench inventory YAML (optional when left at its default)",
+                  default=DEFAULT_BENCH)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from .protocols import CAPABILITIES
+
+    config.stash[SETTINGS] = RunSettings.from_config(config)
     config.addinivalue_line(
         "markers", "requires(*capabilities): skip unless the world offers these capabilities "
-        f"({', '.join(sorted(worlds.WORLDS['qemu'].capabilities))})")
+        f"({', '.join(sorted(CAPABILITIES))})")
     config.addinivalue_line(
         "markers", "targets(*names): run only on these targets (intersected with --target)")
     config.addinivalue_line(
         "markers", "no_boot: hand the test its DUT at power-on state, halted at the reset "
-        "vector, not yet booted (qemu world); the test calls dut.boot()")
+        "vector, not yet booted; the test calls dut.boot()")
     if config.getoption("summary"):
         from .report import SummaryTable
 
-        config.pluginmanager.register(SummaryTable(_results_dir(config)), "harness-summary")
+        config.pluginmanager.register(SummaryTable(settings(config).results), "harness-summary")
     if config.getoption("target"):
         selected_targets(config)  # an unknown --target is a usage error before collection
 
 
-def _rootdir(config: pytest.Config) -> Path:
-    return Path(config.rootpath)
-
-
-def _targets_dir(config: pytest.Config) -> Path:
-    return _rootdir(config) / config.getini("harness_targets_dir")
-
-
-def _results_dir(config: pytest.Config) -> Path:
-    opt = config.getoption("results")
-    return Path(opt) if opt else _rootdir(config) / config.getini("harness_results")
-
-
 def selected_targets(config: pytest.Config) -> list[str]:
-    names = config.getoption("target") or config.getini("harness_targets")
-    known = sorted(p.stem for p in _targets_dir(config).glob("*.yaml"))
+    run = settings(config)
+    names, known = run.requested_targets, run.known_targets
     if not names:
-        return known
+        return list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise pytest.UsageError(
             f"unknown target {', '.join(map(repr, unknown))}; known targets: "
-            f"{', '.join(known) or '(none in ' + str(_targets_dir(config)) + ')'}")
+            f"{', '.join(known) or '(none in ' + str(run.targets_dir) + ')'}")
     return list(dict.fromkeys(names))
 
 
@@ -123,65 +145,45 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("requires")
     if marker is None:
         return
-    world = worlds.get(item.config.getoption("world"))
-    unknown = set(marker.args) - set(world.capabilities) - set(_all_capabilities())
+    from .protocols import CAPABILITIES
+
+    unknown = sorted(set(marker.args) - set(CAPABILITIES))
     if unknown:
-        raise pytest.UsageError(f"{item.nodeid}: unknown capability {sorted(unknown)}")
+        raise pytest.UsageError(f"{item.nodeid}: unknown capability {unknown}; known: "
+                                f"{', '.join(sorted(CAPABILITIES))}")
+    try:
+        world = worlds.get(settings(item.config).world)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     missing = [c for c in marker.args if c not in world.capabilities]
     if missing:
         pytest.skip(f"the {world.name} world lacks {', '.join(missing)}")
 
 
-def _all_capabilities() -> set[str]:
-    from .protocols import CAPABILITIES
-
-    return set(CAPABILITIES)
-
-
 # -- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def harness_manager(request: pytest.FixtureRequest):
+def harness_manager(request: pytest.FixtureRequest) -> DutManager:
     """The run's DutManager: targets, firmware images, open DUTs."""
-    from .bench import configured_bench
-    from .session import DutManager, Options, parse_firmware_option
+    return manager(request.config)
 
-    config = request.config
-    opts = Options(targets_dir=_targets_dir(config), results=_results_dir(config),
-                   world=config.getoption("world"),
-                   firmware=parse_firmware_option(config.getoption("firmware")),
-                   dut_scope=config.getoption("dut_scope"),
-                   timeout_factor=config.getoption("timeout_factor"),
-                   build=not config.getoption("no_build"),
-                   probe=config.getoption("probe"),
-                   dut_reuse=config.getoption("dut_reuse"),
-                   bench=configured_bench(config), slot=_slot(config))
-    manager = DutManager(opts)
-    config.stash[_MANAGER] = manager
-    yield manager
-    manager.close_all()
+
+@pytest.fixture(scope="session")
+def harness_settings(request: pytest.FixtureRequest) -> RunSettings:
+    """The run's settings (paths, world, options), as every harness plugin sees them."""
+    return settings(request.config)
 
 
 @pytest.fixture(scope="session")
 def bench(request: pytest.FixtureRequest):
-    """The bench inventory (``--bench``; default: the emulated bench)."""
-
-    from .bench import configured_bench
-
-    return configured_bench(request.config)
+    """The bench inventory (``--bench``, else ini ``harness_bench``; None when the run has
+    no inventory file: the emulated bench)."""
+    return settings(request.config).bench
 
 
 @pytest.fixture(scope="session")
 def slot(request: pytest.FixtureRequest) -> int:
     """The bench slot of this worker: ``--slot``, else xdist worker index + 1, else 1."""
-    return _slot(request.config)
-
-
-def _slot(config: pytest.Config) -> int:
-    opt = config.getoption("slot")
-    if opt is not None:
-        return opt
-    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
-    return int(worker[2:]) + 1
+    return settings(request.config).slot
 
 
 @pytest.fixture
@@ -196,10 +198,18 @@ def target(request: pytest.FixtureRequest, harness_manager):
     return harness_manager.target(name)
 
 
-def _log_dir(item: pytest.Item, results: Path) -> Path:
-    from .session import safe_name
+def _log_dir(item: pytest.Item) -> Path:
+    return settings(item.config).log_dir(item.nodeid)
 
-    return results / "logs" / safe_name(item.nodeid)
+
+def _skip_unless_the_image_offers(item: pytest.Item, target, harness_manager) -> None:
+    """``requires("symbols")`` needs an image with a symbol table (ELF), whatever the world."""
+    marker = item.get_closest_marker("requires")
+    if marker is not None and "symbols" in marker.args:
+        image = harness_manager.image(target)
+        if not image.has_symbols:
+            pytest.skip(f"the {image.format.upper()} image {image.path.name} of {target.name} "
+                        "has no symbols")
 
 
 @pytest.fixture
@@ -207,9 +217,10 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
     """A booted chip for ``target`` in the selected world, at power-on state."""
     item = request.node
     hook = item.config.hook
-    scope = harness_manager.options.dut_scope
+    scope = harness_manager.settings.dut_scope
     key = {"function": item.nodeid, "module": str(item.path), "session": "session"}[scope]
-    log_dir = _log_dir(item, harness_manager.options.results)
+    log_dir = _log_dir(item)
+    _skip_unless_the_image_offers(item, target, harness_manager)
     hook.pytest_harness_power_on(target=target, slot=slot, item=item)
     try:
         boot = item.get_closest_marker("no_boot") is None
@@ -237,8 +248,6 @@ def dut(request: pytest.FixtureRequest, target, harness_manager, slot):
                 the_dut.close()
             hook.pytest_harness_power_off(target=target, slot=slot, item=item)
         if lost and call is not None and call.passed:
-            from .errors import DutLost
-
             raise DutLost(f"the chip died during a passing test:\n{diagnosis}")
 
 
@@ -248,9 +257,9 @@ def dut_factory(request: pytest.FixtureRequest, harness_manager, target):
 
     Every DUT it opens is closed when the test ends.
     """
-    opened = []
+    opened: list[Dut] = []
     item = request.node
-    log_dir = _log_dir(item, harness_manager.options.results)
+    log_dir = _log_dir(item)
 
     def open_(target_name: str | None = None, name: str | None = None):
         t = harness_manager.target(target_name) if target_name else target
@@ -267,7 +276,9 @@ def dut_factory(request: pytest.FixtureRequest, harness_manager, target):
 def _record_properties(item: pytest.Item, dut, log_dir: Path) -> None:
     props = [("target", dut.target.name), ("world", dut.world),
              ("firmware", str(dut.image.path)), ("firmware_sha256", dut.image.sha256),
-             ("firmware_version", str(dut.running_version)), ("log_dir", str(log_dir))]
+             ("firmware_format", dut.image.format),
+             ("firmware_version", str(dut.running_version or "none")),
+             ("firmware_identity", dut.identity), ("log_dir", str(log_dir))]
     item.user_properties.extend(props)
 
 
@@ -278,8 +289,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call":
         item.stash[_CALL_REPORT] = report
     if report.failed and call.excinfo is not None:
-        from .errors import HarnessError
-
         if call.excinfo.errisinstance(HarnessError):
             report.harness_error = True
             item.user_properties.append(("harness_outcome", "error"))
@@ -294,8 +303,13 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     return None
 
 
+@pytest.hookimpl(trylast=True)  # after the other harness plugins closed what they own
 def pytest_sessionfinish(session: pytest.Session) -> None:
     from . import reaper
+
+    mgr = session.config.stash.get(_MANAGER, None)
+    if mgr is not None:
+        mgr.close_all()
 
     leaked = reaper.live()
     for proc in leaked:

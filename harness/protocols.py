@@ -7,13 +7,15 @@ board with a probe but no serial port gives no Console. Tests declare what they 
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .firmware import FirmwareImage
+    from .firmware import FirmwareImage, Segment
 
 CORE_REGISTERS = tuple(f"r{i}" for i in range(13)) + ("sp", "lr", "pc", "xpsr")
 
@@ -87,11 +89,29 @@ class Execution(ABC):
     def wait_halt(self, timeout: float) -> Halt | None:
         """Wait for the running core to stop by itself (breakpoint); None on timeout."""
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold a running core for the body (a consistent read of several registers), then
+        let it run again; a halted core stays halted."""
+        if self.is_halted:
+            yield
+            return
+        self.halt()
+        try:
+            yield
+        finally:
+            self.resume()
+
 
 def image_differences(memory: Memory, image: FirmwareImage) -> list[str]:
     """Where the chip's memory differs from the image's load segments (empty: identical)."""
+    return segment_differences(memory, image.segments)
+
+
+def segment_differences(memory: Memory, segments: Iterable[Segment]) -> list[str]:
+    """Where the chip's memory differs from these segments (empty: identical)."""
     out = []
-    for seg in image.segments:
+    for seg in segments:
         got = memory.read(seg.address, len(seg.data))
         if got != seg.data:
             first = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=True)) if a != b)
@@ -120,4 +140,7 @@ CAPABILITIES = {
     "console": "a text console (UART)",
     "channels": "raw byte channels (pyserial URLs) for protocol stacks such as SLCAN",
     "symbols": "typed access to firmware variables by name",
+    # RTL blocks in a simulator (the ``rtl`` fixtures), not chips behind ``dut``
+    "pins": "drive and sample the block's pins",
+    "cycles": "advance simulated clock cycles",
 }

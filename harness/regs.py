@@ -14,14 +14,20 @@ description (:class:`DeviceMap`) is independent of any memory and cached per fil
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from cmsis_svd.model import SVDPeripheral, SVDPeripheralArray
+
     from .protocols import Memory
+
+T = TypeVar("T")
 
 SVD_SCHEMA = "1.3.9"
 
@@ -70,7 +76,7 @@ class RegisterInfo:
     def path(self) -> str:
         return f"{self.peripheral}.{self.name}"
 
-    def _mask(self, pred) -> int:
+    def _mask(self, pred: Callable[[FieldInfo], bool]) -> int:
         m = 0
         for f in self.fields.values():
             if pred(f):
@@ -124,8 +130,27 @@ class DeviceMap:
                                  f"{', '.join(self.peripherals)}") from None
 
 
-def _enum_name(value) -> str:
-    return getattr(value, "value", value) or ""
+def _enum_name(value: Enum | None) -> str:
+    return "" if value is None else str(value.value)
+
+
+def _given(value: T | None, path: Path, what: str) -> T:
+    """A value the SVD schema requires: the parser types every element optional, and a file
+    that passed schema validation has it."""
+    if value is None:
+        raise ConfigError(f"{path}: {what} is missing")
+    return value
+
+
+def _expand(peripherals: list[SVDPeripheral | SVDPeripheralArray]) -> Iterator[SVDPeripheral]:
+    """Peripherals with every ``dim`` array expanded into its elements."""
+    from cmsis_svd.model import SVDPeripheral
+
+    for p in peripherals:
+        if isinstance(p, SVDPeripheral):
+            yield p
+        else:
+            yield from p.peripherals
 
 
 @functools.cache
@@ -142,42 +167,55 @@ def load_svd(path: Path | str) -> DeviceMap:
             xml_validation=True, schema_version=SVD_SCHEMA, schema_version_detection=False)
     except (SVDParserValidationError, etree.XMLSyntaxError) as exc:
         raise ConfigError(f"{path}: not a valid CMSIS-SVD file: {exc}") from None
-    peripherals = {}
-    for p in device.peripherals:
-        regs = {}
+    peripherals: dict[str, PeripheralInfo] = {}
+    for p in _expand(device.peripherals):
+        p_name = _given(p.name, path, "a peripheral's name")
+        base = _given(p.base_address, path, f"peripheral {p_name}: baseAddress")
+        regs: dict[str, RegisterInfo] = {}
         for r in p.get_registers():
-            fields = {}
+            r_name = _given(r.name, path, f"peripheral {p_name}: a register's name")
+            fields: dict[str, FieldInfo] = {}
             for f in r.get_fields():
-                enums = {}
+                f_name = _given(f.name, path, f"register {p_name}.{r_name}: a field's name")
+                where = f"field {p_name}.{r_name}.{f_name}"
+                enums: dict[str, int] = {}
                 for group in f.enumerated_values or ():
-                    enums.update({e.name: e.value for e in group.enumerated_values})
-                fields[f.name] = FieldInfo(
-                    name=f.name, offset=f.bit_offset, width=f.bit_width,
+                    # an isDefault entry ("every other value") has no value of its own
+                    enums.update({_given(e.name, path, f"{where}: an enumeratedValue's name"):
+                                  e.value for e in group.enumerated_values
+                                  if e.value is not None})
+                fields[f_name] = FieldInfo(
+                    name=f_name, offset=_given(f.bit_offset, path, f"{where}: bit offset"),
+                    width=_given(f.bit_width, path, f"{where}: bit width"),
                     access=_enum_name(f.access or r.access) or "read-write",
                     one_to_clear=_enum_name(f.modified_write_values) == "oneToClear",
                     description=" ".join((f.description or "").split()), enums=enums)
             size = r.size or 32
             if size not in (8, 16, 32):
-                raise ConfigError(f"{path}: register {p.name}.{r.name}: size {size} bits is "
+                raise ConfigError(f"{path}: register {p_name}.{r_name}: size {size} bits is "
                                   "not supported (8, 16 or 32)")
-            for f in fields.values():
-                if f.offset + f.width > size:
-                    raise ConfigError(f"{path}: field {p.name}.{r.name}.{f.name} "
-                                      f"(bits {f.offset}..{f.offset + f.width - 1}) does not "
-                                      f"fit the {size}-bit register")
-            regs[r.name] = RegisterInfo(
-                name=r.name, peripheral=p.name, address=p.base_address + r.address_offset,
+            for fi in fields.values():
+                if fi.offset + fi.width > size:
+                    raise ConfigError(f"{path}: field {p_name}.{r_name}.{fi.name} "
+                                      f"(bits {fi.offset}..{fi.offset + fi.width - 1}) does "
+                                      f"not fit the {size}-bit register")
+            offset = _given(r.address_offset, path, f"register {p_name}.{r_name}: addressOffset")
+            regs[r_name] = RegisterInfo(
+                name=r_name, peripheral=p_name, address=base + offset,
                 size=size, access=_enum_name(r.access) or "read-write",
                 reset_value=r.reset_value or 0,
                 reset_mask=(1 << size) - 1 if r.reset_mask is None else r.reset_mask,
                 description=" ".join((r.description or "").split()), fields=fields,
                 read_action=_enum_name(r.read_action) or next(
                     (_enum_name(f.read_action) for f in r.get_fields() if f.read_action), ""))
-        span = max((b.offset + b.size for b in p.address_blocks or ()), default=0)
-        peripherals[p.name] = PeripheralInfo(
-            name=p.name, base=p.base_address, size=span,
+        span = max((_given(b.offset, path, f"peripheral {p_name}: addressBlock offset")
+                    + _given(b.size, path, f"peripheral {p_name}: addressBlock size")
+                    for b in p.address_blocks or ()), default=0)
+        peripherals[p_name] = PeripheralInfo(
+            name=p_name, base=base, size=span,
             description=" ".join((p.description or "").split()), registers=regs)
-    return DeviceMap(name=device.name, source=path, peripherals=peripherals)
+    return DeviceMap(name=_given(device.name, path, "the device's name"), source=path,
+                     peripherals=peripherals)
 
 
 # -- views over a memory ---------------------------------------------------------------------
@@ -185,6 +223,8 @@ class Register:
     """One register of one chip: read, write, and its fields as attributes."""
 
     __slots__ = ("info", "_memory")
+    info: RegisterInfo
+    _memory: Memory
 
     def __init__(self, info: RegisterInfo, memory: Memory) -> None:
         object.__setattr__(self, "info", info)

@@ -1,15 +1,15 @@
 """Per-run state behind the plugin: targets, firmware images, and the DUTs that are open.
 
-The manager owns every Dut it hands out. Scope is a key: ``function`` scope gets a new Dut per
-test (closed at its teardown); ``module``/``session`` scope reuse one per (target, key) and
-replace it if it died. One owner, so nothing is leaked when a test fails or a worker ends.
+The manager is the only way a DUT is opened (the ``dut`` fixtures and the C test collector
+alike) and it owns every Dut it hands out. Scope is a key: ``function`` scope gets a new Dut
+per test (from the world's pool when it has one); ``module``/``session`` scope reuse one per
+(target, key) and replace it if it died. One owner, so nothing is leaked when a test fails or a
+worker ends. Nothing here knows which worlds exist: that is the world registry's business.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import firmware as fw
@@ -17,46 +17,16 @@ from . import worlds
 from .config import Target, TargetCatalog
 from .dut import Dut
 from .errors import ConfigError
-
-
-@dataclass
-class Options:
-    targets_dir: Path
-    results: Path
-    world: str = "qemu"
-    firmware: dict[str, Path] = field(default_factory=dict)  # target name ('*' any) → ELF
-    dut_scope: str = "function"
-    timeout_factor: float = 1.0
-    build: bool = True
-    probe: str | None = None  # pyocd world: probe unique id
-    dut_reuse: str = "reset"  # "reset": warm chips reset between tests; "fresh": a new process
-    bench: object = None  # harness.bench.Bench: the inventory (pyocd world: probes to lease)
-    slot: int | None = None  # this worker's bench slot
-
-
-def parse_firmware_option(values: list[str]) -> dict[str, Path]:
-    """``--firmware PATH`` (any target) or ``--firmware TARGET=PATH``."""
-    out: dict[str, Path] = {}
-    for v in values:
-        name, sep, path = v.partition("=")
-        if sep and not Path(v).exists():
-            out[name] = Path(path)
-        else:
-            out["*"] = Path(v)
-    return out
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:150]
+from .settings import RunSettings
 
 
 class DutManager:
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        self.catalog = TargetCatalog(options.targets_dir)
-        self.world = worlds.get(options.world)
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.catalog = TargetCatalog(settings.targets_dir)
+        self.world = worlds.get(settings.world)
         self._open: dict[tuple[str, str], Dut] = {}
-        self._pools: dict[tuple[str, str], object] = {}
+        self._pools: dict[tuple[str, str], worlds.Pool | None] = {}
         self._images: dict[str, fw.FirmwareImage] = {}
 
     def target(self, name: str) -> Target:
@@ -70,57 +40,49 @@ class DutManager:
         return image
 
     def _load_image(self, target: Target) -> fw.FirmwareImage:
-        override = self.options.firmware.get(target.name) or self.options.firmware.get("*")
+        firmware = self.settings.firmware
+        override = firmware.get(target.name) or firmware.get("*")
         spec = target.firmware
         if override is not None:
-            return fw.load_image(override, spec.version_symbol)
+            return fw.load_override(override, spec)
         root = self.catalog.root
-        elf = root / spec.elf
-        if self.options.build:
-            fw.build(spec.build, elf, [root / s for s in spec.sources], root)
-        return fw.load_image(elf, spec.version_symbol)
+        path = root / spec.path
+        if self.settings.build and spec.build is not None:
+            fw.build(spec.build, path, [root / s for s in spec.sources], root)
+        return fw.load_image(path, spec.version_symbol, spec.load_address)
+
+    def check(self, target: Target) -> None:
+        problems = self.world.check(target, self.settings)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     def open(self, target: Target, log_dir: Path | None, name: str | None = None,
-             boot: bool = True) -> Dut:
-        if self.options.world == "qemu" and target.qemu is None:
-            raise ConfigError(f"{target.source}: no 'qemu' section; {target.name} cannot run "
-                              f"in the qemu world")
-        return self.world.open(target, self.image(target), name=name, log_dir=log_dir,
-                               timeout_factor=self.options.timeout_factor,
-                               probe=self.options.probe, boot=boot,
-                               bench=self.options.bench, slot=self.options.slot)
+             boot: bool = True, image: fw.FirmwareImage | None = None) -> Dut:
+        """A new Dut owned by the caller (``image``: another image than the target's)."""
+        self.check(target)
+        return self.world.open(target, image or self.image(target), name=name or target.name,
+                               log_dir=log_dir, settings=self.settings, boot=boot)
 
-    def pool(self, target: Target):
-        """The pool of reusable chips for ``target``'s current image in this world."""
+    def pool(self, target: Target) -> worlds.Pool | None:
+        """The world's pool of reusable chips for ``target``'s image (None: it has none)."""
         image = self.image(target)
         key = (target.name, image.sha256)
-        pool = self._pools.get(key)
-        if pool is None:
-            if self.options.world == "pyocd":
-                from .backends.pyocd_pool import PyocdPool
-
-                pool = PyocdPool(target, image, dict(
-                    timeout_factor=self.options.timeout_factor, probe=self.options.probe,
-                    bench=self.options.bench, slot=self.options.slot))
-            else:
-                from .backends.qemu_pool import QemuPool
-
-                pool = QemuPool(target, image, self.options.timeout_factor)
-            self._pools[key] = pool
-        return pool
+        if key not in self._pools:
+            self.check(target)
+            self._pools[key] = self.world.pool(target, image, self.settings)
+        return self._pools[key]
 
     def acquire(self, target: Target, key: str, log_dir: Path,
                 boot: bool = True) -> tuple[Dut, bool]:
         """A Dut for ``key``; (dut, owned_by_caller). Function scope: always new and owned.
 
-        With ``dut_reuse == "reset"`` (qemu world) a function-scoped Dut comes from the pool:
-        a warm chip proven back at power-on state; closing it returns it to the pool.
+        With ``dut_reuse == "reset"`` a function-scoped Dut comes from the world's pool when
+        it has one: a reused chip proven back at power-on state; closing it hands it back.
         """
-        if self.options.dut_scope == "function":
-            if self.options.dut_reuse == "reset" and self.options.world == "qemu":
-                return self.pool(target).acquire(log_dir, boot=boot), True
-            if self.options.dut_reuse == "reset" and self.options.world == "pyocd" and boot:
-                return self.pool(target).acquire(log_dir), True
+        if self.settings.dut_scope == "function":
+            pool = self.pool(target) if self.settings.dut_reuse == "reset" else None
+            if pool is not None:
+                return pool.acquire(log_dir, boot=boot), True
             return self.open(target, log_dir, boot=boot), True
         slot = (target.name, key)
         dut = self._open.get(slot)
@@ -143,5 +105,6 @@ class DutManager:
                 dut.close()
         while self._pools:
             _, pool = self._pools.popitem()
-            with contextlib.suppress(Exception):
-                pool.close()
+            if pool is not None:
+                with contextlib.suppress(Exception):
+                    pool.close()

@@ -1,48 +1,93 @@
-"""Registry of worlds: what stands for the chip, and which capabilities it offers.
+"""Worlds: what stands for the chip. A World opens Duts; a Pool hands out reused ones.
 
-Kept free of heavy imports: the plugin consults it at collection time. A world's ``opener`` is
-imported only when a Dut is actually asked for.
+A world is a class registered under the ``harness.worlds`` entry point group, the way pyOCD
+finds its probe plugins, so a world of your own is one module plus one entry point::
+
+    [project.entry-points."harness.worlds"]
+    myworld = "my_package.world:MyWorld"
+
+The registry lists names without importing anything (``--world`` choices at start-up) and loads
+a world's class only when it is selected. Class attributes (name, capabilities) must be cheap to
+import: a world module defers its heavy imports to ``open``/``pool``.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Target
+    from .dut import Dut
+    from .firmware import FirmwareImage
+    from .settings import RunSettings
+
+GROUP = "harness.worlds"
 
 
-@dataclass(frozen=True)
-class World:
-    name: str
-    description: str
-    capabilities: frozenset[str]
-    opener: str  # "module:function"(target, image, *, name, log_dir, timeout_factor, probe)
-    #              returning a booted Dut; it must accept and ignore options it does not use
+class Pool(ABC):
+    """Reusable chips of one target and image: each ``acquire`` gives one at power-on state,
+    and closing that Dut hands the chip back. Whatever cannot be proven clean is replaced."""
 
-    def open(self, *args, **kwargs):
-        module, func = self.opener.split(":")
-        return getattr(importlib.import_module(module), func)(*args, **kwargs)
+    @abstractmethod
+    def acquire(self, log_dir: Path | None = None, boot: bool = True) -> Dut:
+        """A Dut at power-on state: booted, or (``boot=False``) halted at the reset vector."""
 
-
-WORLDS: dict[str, World] = {
-    "qemu": World(
-        "qemu", "QEMU system emulation of the CPU and board, real firmware ELF",
-        frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
-                   "console", "channels"}),
-        "harness.backends.qemu:open_dut"),
-    "pyocd": World(
-        "pyocd", "a pyOCD session over a debug probe (qemu:auto: QEMU behind the qemu: probe)",
-        frozenset({"memory", "symbols", "execution", "registers", "breakpoints", "loader",
-                   "console", "channels"}),
-        "harness.backends.pyocd:open_dut"),
-    "cocotb": World(
-        "cocotb", "QSM peripheral RTL blocks in an HDL simulator, through a lockstep bridge",
-        frozenset({"memory", "pins", "cycles"}),
-        "harness.backends.cocotb.world:open_dut"),
-}
+    @abstractmethod
+    def close(self) -> None:
+        """Stop every chip the pool holds."""
 
 
+class World(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]  # names from harness.protocols.CAPABILITIES
+
+    def check(self, target: Target, settings: RunSettings) -> list[str]:
+        """Why ``target`` cannot run in this world with these settings (empty: it can)."""
+        return []
+
+    @abstractmethod
+    def open(self, target: Target, image: FirmwareImage, *, name: str,
+             log_dir: Path | None, settings: RunSettings, boot: bool = True) -> Dut:
+        """A new Dut owned by the caller: booted, or halted at the reset vector."""
+
+    def pool(self, target: Target, image: FirmwareImage,
+             settings: RunSettings) -> Pool | None:
+        """A pool of reusable chips for ``target`` + ``image``; None: every test opens anew."""
+        return None
+
+
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    """Registered world names, without importing any world."""
+    return sorted(_entry_points())
+
+
+@cache
 def get(name: str) -> World:
-    try:
-        return WORLDS[name]
-    except KeyError:
-        raise KeyError(f"unknown world {name!r}; known: {', '.join(WORLDS)}") from None
+    """The world registered as ``name`` (loaded on first use, one instance per run)."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        raise ConfigError(f"unknown world {name!r}; known: {', '.join(names()) or 'none'} "
+                          f"(entry point group {GROUP!r})")
+    cls = ep.load()
+    if not (isinstance(cls, type) and issubclass(cls, World)):
+        raise ConfigError(f"entry point {GROUP}:{name} = {ep.value} is not a "
+                          f"harness.worlds.World subclass")
+    from .protocols import CAPABILITIES
+
+    unknown = set(cls.capabilities) - set(CAPABILITIES)
+    if unknown:
+        raise ConfigError(f"world {name!r} ({ep.value}) declares unknown capabilities "
+                          f"{sorted(unknown)}; known: {', '.join(sorted(CAPABILITIES))}")
+    return cls()

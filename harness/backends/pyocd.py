@@ -17,14 +17,19 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..config import Target
 from ..console import Console
 from ..dut import Dut
+from ..emu import process as qemu_process
+from ..emu.process import QemuProcess
 from ..errors import ConfigError, DutLost, FirmwareError, HarnessError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
-from . import qemu_process
+
+if TYPE_CHECKING:
+    from ..bench import Bench
 
 AUTO = "qemu:auto"
 SESSION_OPTIONS = {
@@ -209,6 +214,7 @@ class PyocdLoader(Loader):
     def __init__(self, backend: PyocdBackend, memory: Memory) -> None:
         self.backend = backend
         self.memory = memory
+        self.loaded: FirmwareImage | None = None  # programmed and verified, core reset-halted
 
     @_translate("flash programming")
     def load(self, image: FirmwareImage) -> None:
@@ -217,12 +223,14 @@ class PyocdLoader(Loader):
         target = self.backend.session.target
         if not target.is_halted():
             target.halt()
+        extra = {"base_address": image.load_address} if image.format == "bin" else {}
         FileProgrammer(self.backend.session, progress=_quiet).program(
-            str(image.path), file_format="elf")
+            str(image.path), file_format=image.format, **extra)
         if problems := self.verify(image):
             raise FirmwareError(f"{image.path.name}: verify after flashing through probe "
                                 f"{self.backend.uid} failed: " + "; ".join(problems))
         target.reset_and_halt()
+        self.loaded = image
 
     def verify(self, image: FirmwareImage) -> list[str]:
         return image_differences(self.memory, image)
@@ -232,36 +240,44 @@ class PyocdLoader(Loader):
         from pyocd.flash.eraser import FlashEraser
 
         FlashEraser(self.backend.session, FlashEraser.Mode.CHIP).erase()
+        self.loaded = None
 
 
 class PyocdBackend:
-    """Owns the probe lease, the emulated chip (``qemu:auto``), the session and the consoles."""
+    """Owns the probe lease, the emulated chip (``qemu:auto``), the session and the consoles.
+
+    Public, besides the Backend protocol and the Dut's protocols: ``uid`` (the probe's unique
+    id), ``session`` (the open pyOCD session, for pyOCD's own tools such as a MemoryLoader),
+    ``process`` (the QEMU behind ``qemu:auto``, None for a bench probe; see
+    :class:`~harness.emu.process.QemuProcess`) and ``pid`` (its process id).
+    """
 
     world = "pyocd"
 
     def __init__(self, target: Target, image: FirmwareImage, name: str, probe: str | None,
-                 log_dir: Path | None, timeout_factor: float, bench=None,
+                 log_dir: Path | None, timeout_factor: float, bench: Bench | None = None,
                  slot: int | None = None) -> None:
         self.target = target
         self.bench = bench
         self.slot = slot
         self.image = image
         self.name = name
-        self.process = None  # QemuProcess for qemu:auto
-        self.session = None
+        self.uid = probe or AUTO
+        self.process: QemuProcess | None = None  # the emulated chip of qemu:auto
+        self._session: Any = None  # pyocd.core.session.Session once open
         self.consoles: dict[str, Console] = {}
         self.channels: dict[str, str] = {}  # raw UARTs (SLCAN...): name → pyserial URL
         self._stack = contextlib.ExitStack()
         try:
             self.uid, console_port = self._choose_probe(probe)
             if self.uid == AUTO:
-                self.uid = self._start_emulated(timeout_factor)
-                streams = dict(self.process.consoles)
+                process = self._start_emulated(timeout_factor)
+                streams = dict(process.consoles)
                 if any(c.kind == "raw" for c in target.consoles.values()):
-                    from .qmp import QmpClient
+                    from ..emu.qmp import QmpClient
 
-                    qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
-                                    name=f"{name} qmp")
+                    qmp = QmpClient(process.qmp, timeout=5.0 * timeout_factor,
+                                    name=f"{name} qmp", rundir=process.rundir)
                     self.channels = qemu_process.raw_channels(target, qmp, name)
             else:
                 streams = self._bench_consoles(console_port)
@@ -271,7 +287,7 @@ class PyocdBackend:
                                timeout_factor)
                 for cname, sock in streams.items()}
             self._stack.callback(self._close_consoles)
-            self.session = self._open_session()
+            self._session = self._open_session()
         except BaseException:
             self._stack.close()
             raise
@@ -291,8 +307,8 @@ class PyocdBackend:
                 self._stack.enter_context(bench_mod.lease(probe))
             self.channels = dict(entry.channels) if entry else {}
             return probe, entry.console if entry else None
-        if inventory is None:
-            return AUTO, None
+        if inventory is None or not inventory.probes:
+            return AUTO, None  # no bench of probes: the emulated chip behind the qemu: probe
         candidates = (inventory.probes_for(self.target.name, slot=self.slot)
                       or inventory.probes_for(self.target.name))
         uid = self._stack.enter_context(bench_mod.lease_first(
@@ -302,20 +318,21 @@ class PyocdBackend:
         self.channels = dict(entry.channels)  # a bench's raw channels (e.g. a USB SLCAN adapter)
         return uid, entry.console
 
-    def _start_emulated(self, timeout_factor: float) -> str:
+    def _start_emulated(self, timeout_factor: float) -> QemuProcess:
+        """Start QEMU without an image, registered as the ``qemu:`` probe ``self.uid``."""
         from ..probes import launch
 
         if self.target.qemu is None:
             raise ConfigError(f"{self.target.source}: no 'qemu' section; probe {AUTO} cannot "
                               f"emulate {self.target.name}")
-        self.process = qemu_process.start(self.target, None, self.name,
-                                          timeout=10.0 * timeout_factor)
-        self._stack.callback(self.process.close)
-        path = str(self.process.rundir / "gdb.sock")
-        uid = launch.register(path, self.process.gdb, self.target.qemu.machine,
-                              f"{self.name} ({self.target.qemu.machine})")
+        process = self.process = qemu_process.start(self.target, None, self.name,
+                                                    timeout=10.0 * timeout_factor)
+        self._stack.callback(process.close)
+        path = str(process.rundir / "gdb.sock")
+        self.uid = launch.register(path, process.gdb, self.target.qemu.machine,
+                                   f"{self.name} ({self.target.qemu.machine})")
         self._stack.callback(launch.unregister, path)
-        return uid
+        return process
 
     def _bench_consoles(self, port: str | None) -> dict:
         from .pyocd_serial import open_console_stream
@@ -327,7 +344,7 @@ class PyocdBackend:
         self._stack.callback(stream.close)
         return {self.target.console_name: stream}
 
-    def _open_session(self):
+    def _open_session(self) -> Any:
         from pyocd.core.helpers import ConnectHelper
 
         options = dict(SESSION_OPTIONS)
@@ -359,7 +376,7 @@ class PyocdBackend:
         return session
 
     @staticmethod
-    def _close_session(session) -> None:
+    def _close_session(session: Any) -> None:
         with contextlib.suppress(Exception):
             session.close()
 
@@ -367,29 +384,41 @@ class PyocdBackend:
         for c in self.consoles.values():
             c.close()
 
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def session(self) -> Any:
+        """The open pyOCD session (``pyocd.core.session.Session``)."""
+        if self._session is None:
+            raise DutLost(f"{self.name}: no pyOCD session on probe {self.uid}")
+        return self._session
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the QEMU behind ``qemu:auto`` (None for a bench probe)."""
+        return self.process.pid if self.process is not None else None
+
     # -- Backend protocol --------------------------------------------------------------------
     @property
     def alive(self) -> bool:
         if self.process is not None and not self.process.alive:
             return False
-        probe = getattr(self.session, "probe", None)
-        return self.session is not None and self.session.is_open and \
-            probe is not None and probe.is_open
+        session = self._session
+        probe = getattr(session, "probe", None)
+        return session is not None and session.is_open and probe is not None and probe.is_open
 
     def diagnosis(self) -> str:
-        text = f"pyOCD session on probe {getattr(self, 'uid', '?')}"
+        text = f"pyOCD session on probe {self.uid}"
         if self.process is not None:
             text += f"; {self.process.diagnosis()}"
         return text
 
     def power_on(self) -> None:
-        """Flash the image (pyOCD FileProgrammer), verify it, and let the chip run from reset."""
+        """Flash the image (pyOCD FileProgrammer) unless it is already programmed and
+        verified, and let the chip run from reset."""
         if not self.alive:
             raise DutLost(f"{self.name}: {self.diagnosis()}")
-        self.flash_and_run()
-
-    def flash_and_run(self) -> None:
-        self.loader.load(self.image)
+        if self.loader.loaded is not self.image:
+            self.loader.load(self.image)
         self.execution.resume()
 
     def close(self) -> int | None:
@@ -401,7 +430,7 @@ class PyocdBackend:
         return code
 
 
-def _bench_inventory(target: Target):
+def _bench_inventory(target: Target) -> Bench | None:
     """The bench inventory: ``$HARNESS_BENCH``, else targets/benches/emulated.yaml."""
     from ..bench import load_bench
 
@@ -418,19 +447,18 @@ def _bench_inventory(target: Target):
 def open_dut(target: Target, image: FirmwareImage, *, name: str | None = None,
              log_dir: Path | None = None, timeout_factor: float = 1.0,
              probe: str | None = None, bench=None, slot: int | None = None,
-             **_world_options) -> Dut:
+             boot: bool = True) -> Dut:
     """Open a pyOCD session on ``probe`` (default: the bench inventory's, ``qemu:auto`` on the
-    emulated bench), flash ``image`` and return a booted :class:`Dut` (closed on any failure)."""
+    emulated bench) and flash ``image``: a booted :class:`Dut`, or with ``boot=False`` one
+    halted at the reset vector of the flashed image (closed on any failure)."""
     factor = timeout_factor * (target.bench.timeout_factor if target.bench else 1.0)
     backend = PyocdBackend(target, image, name or target.name, probe, log_dir, factor,
                            bench=bench, slot=slot)
-    dut = Dut(target=target, image=image, world="pyocd", backend=backend,
-              memory=backend.memory, execution=backend.execution, loader=backend.loader,
-              consoles=backend.consoles, channels=backend.channels, timeout_factor=factor,
-              name=backend.name)
-    try:
-        dut.boot()
-    except BaseException:
-        dut.close()
-        raise
-    return dut
+    if not boot:
+        try:
+            backend.loader.load(image)  # leaves the core reset and halted
+        except BaseException:
+            backend.close()
+            raise
+    return Dut.from_backend(backend, target=target, image=image, timeout_factor=factor,
+                            name=backend.name, boot=boot)

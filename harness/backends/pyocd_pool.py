@@ -13,28 +13,23 @@ closed and replaced by a new session.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..config import Target
 from ..dut import Dut
 from ..firmware import FirmwareImage
-from .pooled import PooledBackend
-from .pyocd import PyocdBackend, open_dut
-from .qemu_reset import FIONREAD, SIOCOUTQ, NotClean, queued_bytes, reset_vectors
+from ..probes import emulated_core
+from ..worlds import Pool
+from .clean import NotClean, reset_vectors, settle_console
+from .pyocd import PyocdBackend
 
 
-class _Reused(PooledBackend):
-    """Power-on resumes: the image is already verified (no re-flash)."""
-
-    def power_on(self) -> None:
-        self.inner.execution.resume()
-
-
-class PyocdPool:
-    def __init__(self, target: Target, image: FirmwareImage, open_kwargs: dict) -> None:
+class PyocdPool(Pool):
+    def __init__(self, target: Target, image: FirmwareImage,
+                 open_kwargs: dict[str, Any]) -> None:
         self.target = target
         self.image = image
         self.open_kwargs = open_kwargs
@@ -46,7 +41,7 @@ class PyocdPool:
     def vectors(self) -> tuple[int, int]:
         return reset_vectors(self.image, self.target)
 
-    def acquire(self, log_dir: Path | None) -> Dut:
+    def _reusable(self) -> PyocdBackend | None:
         while self._idle:
             backend = self._idle.pop()
             try:
@@ -57,26 +52,37 @@ class PyocdPool:
                 backend.close()
                 continue
             self.stats["reused"] += 1
-            for cname, con in backend.consoles.items():
-                if log_dir is not None:
-                    con.log.open(log_dir / f"{backend.name}.{cname}.log")
-            dut = Dut(target=self.target, image=self.image, world="pyocd",
-                      backend=_Reused(self, backend), memory=backend.memory,
-                      execution=backend.execution, loader=backend.loader,
-                      consoles=backend.consoles, channels=backend.channels,
-                      timeout_factor=self.open_kwargs.get("timeout_factor", 1.0),
-                      name=backend.name)
+            return backend
+        return None
+
+    def acquire(self, log_dir: Path | None = None, boot: bool = True) -> Dut:
+        """A DUT at power-on state: booted, or halted at the reset vector (``boot=False``)."""
+        backend = self._reusable()
+        if backend is None:
+            self.stats["fresh"] += 1
+            backend = PyocdBackend(self.target, self.image, self.target.name,
+                                   log_dir=log_dir, **self._backend_kwargs())
             try:
-                dut.boot()
+                backend.loader.load(self.image)  # leaves the core reset and halted
             except BaseException:
                 backend.close()
                 raise
-            return dut
-        self.stats["fresh"] += 1
-        dut = open_dut(self.target, self.image, log_dir=log_dir, **self.open_kwargs)
-        inner = dut.backend
-        dut.backend = _Reused(self, inner)
-        return dut
+        elif log_dir is not None:
+            for cname, con in backend.consoles.items():
+                con.log.open(log_dir / f"{backend.name}.{cname}.log")
+        # the image is programmed and verified: power-on only lets the core run
+        return Dut.from_backend(backend, target=self.target, image=self.image,
+                                timeout_factor=self._factor(), name=backend.name, boot=boot,
+                                release=self.release)
+
+    def _factor(self) -> float:
+        factor = self.open_kwargs.get("timeout_factor", 1.0)
+        return factor * (self.target.bench.timeout_factor if self.target.bench else 1.0)
+
+    def _backend_kwargs(self) -> dict[str, Any]:
+        kw = dict(self.open_kwargs)
+        kw["timeout_factor"] = self._factor()
+        return kw
 
     def release(self, backend: PyocdBackend) -> None:
         for con in backend.consoles.values():
@@ -129,14 +135,14 @@ class PyocdPool:
         for ram in self.target.region("ram"):
             backend.memory.write(ram.start, fill.to_bytes(4, "little") * (ram.size // 4))
         self._drain_uarts(backend)
-        if backend.uid.startswith("qemu:") and self.target.qemu is not None:
+        core = emulated_core(backend.session)
+        if core is not None and self.target.qemu is not None:
             # the qemu: probe's core runs them as one table (a stepped store each is ~0.5 ms)
-            backend.session.probe.core.store_table(
-                [(w.address, w.value) for w in self.target.qemu.reset_writes])
+            core.store_table([(w.address, w.value) for w in self.target.qemu.reset_writes])
         self._settle_consoles(backend)
 
     def _drain_uarts(self, backend: PyocdBackend) -> None:
-        if not backend.uid.startswith("qemu:") or self.target.qemu is None:
+        if emulated_core(backend.session) is None or self.target.qemu is None:
             return  # a real chip's reset resets its UARTs
         target = backend.session.target
         for d in self.target.qemu.uart_drain:
@@ -152,12 +158,4 @@ class PyocdPool:
         process = backend.process
         for name, con in backend.consoles.items():
             sock = process.consoles.get(name) if process is not None else None
-            if sock is not None:
-                if queued_bytes(sock, SIOCOUTQ):
-                    raise NotClean(f"{backend.name}: console {name!r} is stuck")
-                deadline = time.monotonic() + 0.5
-                while queued_bytes(sock, FIONREAD):
-                    if time.monotonic() > deadline:
-                        raise NotClean(f"{backend.name}: console {name!r} does not drain")
-                    time.sleep(0.0005)
-            con.clear()
+            settle_console(backend.name, name, con, sock)

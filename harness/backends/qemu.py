@@ -2,40 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..config import Target
 from ..console import Console
 from ..dut import Dut
+from ..emu import process as qemu_process
+from ..emu import store
+from ..emu.process import QemuProcess
+from ..emu.qmp import QmpClient
+from ..emu.rsp import RspClient, StopReply
+from ..emu.rsp_wire import RspConnection
 from ..errors import DutLost, FirmwareError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
-from . import qemu_process, rsp_store
-from .qmp import QmpClient
-from .rsp import RspClient, StopReply
-from .rsp_wire import RspConnection
 
 
 class RspMemory(Memory):
     """Memory through the gdbstub. Writes outside the target's RAM and flash are device
-    registers, which QEMU's debugger path drops: the core does them (backends.rsp_store)."""
+    registers, which QEMU's debugger path drops: the core does them (:mod:`harness.emu.store`).
+
+    ``on_write(address, length)``, when set, hears of every write before it is done (a pool
+    keeps track of what a test wrote: through here is the only way to change the chip's flash).
+    """
 
     def __init__(self, rsp: RspClient, target: Target, name: str) -> None:
         self.rsp = rsp
         self.name = name
         self.regions = [(r.start, r.end) for r in target.memory if r.kind != "device"]
         self.scratch = target.region("ram")[0].start
+        self.on_write: Callable[[int, int], None] | None = None
 
     def read(self, address: int, length: int) -> bytes:
         return self.rsp.read_memory(address, length)
 
     def write(self, address: int, data: bytes) -> None:
+        if self.on_write is not None and data:
+            self.on_write(address, len(data))
         end = address + len(data)
         if any(lo <= address and end <= hi for lo, hi in self.regions):
             self.rsp.write_memory(address, bytes(data))
         else:
-            rsp_store.device_write(self.rsp, self.scratch, address, bytes(data),
-                                   name=f"{self.name} gdbstub")
+            store.device_write(self.rsp, self.scratch, address, bytes(data),
+                               name=f"{self.name} gdbstub")
 
 
 class QemuExecution(Execution):
@@ -59,19 +70,14 @@ class QemuExecution(Execution):
 
     def reset(self, halt: bool = False) -> None:
         with self.rsp.lock:
-            self.rsp.halt()
-            self.qmp.execute("system_reset")
-            # The reset leaves the VM stopped; a stop reply may or may not follow: take it.
-            self.rsp.conn.drain()
-            self.rsp.running = False
+            self.rsp.reset_halted(self.qmp.system_reset)
             if not halt:
                 self.rsp.cont()
 
     @property
     def is_halted(self) -> bool:
         with self.rsp.lock:
-            if self.rsp.running and (pkt := self.rsp.conn.poll_packet()) is not None:
-                self.rsp._stopped(pkt)
+            self.rsp.poll_stop()
             return not self.rsp.running
 
     def read_register(self, name: str) -> int:
@@ -89,6 +95,11 @@ class QemuExecution(Execution):
 
     def clear_breakpoint(self, address: int) -> None:
         self.rsp.clear_breakpoint(address & ~1)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        with self.rsp.paused():  # under the client's lock: no other request in between
+            yield
 
     def wait_halt(self, timeout: float) -> Halt | None:
         stop = self.rsp.wait_stop(timeout)
@@ -116,7 +127,14 @@ class RspLoader(Loader):
 
 
 class QemuBackend:
-    """Owns one QEMU process and the clients talking to it."""
+    """Owns one QEMU process and the clients talking to it.
+
+    Public, besides the Backend protocol and the Dut's protocols (``memory``, ``execution``,
+    ``loader``, ``consoles``, ``channels``): ``process`` — the QEMU process
+    (:class:`~harness.emu.process.QemuProcess`: ``pid``, ``rundir``, ``alive``, ``kill()`` for
+    tests that lose a chip on purpose) — and ``pid``. ``rsp`` and ``qmp`` are the world's own
+    clients: a test goes through the Dut.
+    """
 
     world = "qemu"
 
@@ -124,11 +142,11 @@ class QemuBackend:
                  log_dir: Path | None, timeout_factor: float) -> None:
         self.target = target
         self.name = name
-        self.process = qemu_process.start(target, image.path, name,
-                                          timeout=10.0 * timeout_factor)
+        self.process: QemuProcess = qemu_process.start(target, image, name,
+                                                       timeout=10.0 * timeout_factor)
         try:
             self.qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
-                                 name=f"{name} qmp")
+                                 name=f"{name} qmp", rundir=self.process.rundir)
             self.rsp = RspClient(RspConnection(self.process.gdb, 5.0 * timeout_factor,
                                                name=f"{name} gdbstub"))
             self.rsp.handshake()
@@ -150,6 +168,11 @@ class QemuBackend:
     def alive(self) -> bool:
         return self.process.alive
 
+    @property
+    def pid(self) -> int:
+        """The QEMU process's id."""
+        return self.process.pid
+
     def diagnosis(self) -> str:
         return self.process.diagnosis()
 
@@ -163,33 +186,17 @@ class QemuBackend:
         for c in self.consoles.values():
             c.close()
         self.rsp.close()
-
-        def quit_() -> None:
-            self.qmp.sock.settimeout(0.5)
-            self.qmp.sock.sendall(b'{"execute":"quit"}\n')
-
-        code = self.process.close(qmp_quit=quit_)
+        code = self.process.close(qmp_quit=self.qmp.send_quit)
         self.qmp.close()
         return code
 
 
 def open_dut(target: Target, image: FirmwareImage, name: str | None = None,
-             log_dir: Path | None = None, timeout_factor: float = 1.0, boot: bool = True,
-             **_world_options) -> Dut:
-    """Start QEMU with ``image`` and return a booted :class:`Dut` (closed on any failure).
-
-    World options meant for other worlds (``probe``...) are ignored here.
-    """
+             log_dir: Path | None = None, timeout_factor: float = 1.0,
+             boot: bool = True) -> Dut:
+    """Start QEMU with ``image``: a booted :class:`Dut`, or halted at the reset vector with
+    ``boot=False`` (closed on any failure)."""
     factor = timeout_factor * (target.qemu.timeout_factor if target.qemu else 1.0)
     backend = QemuBackend(target, image, name or target.name, log_dir, factor)
-    dut = Dut(target=target, image=image, world="qemu", backend=backend,
-              memory=backend.memory, execution=backend.execution, loader=backend.loader,
-              consoles=backend.consoles, channels=backend.channels, timeout_factor=factor,
-              name=backend.name)
-    if boot:
-        try:
-            dut.boot()
-        except BaseException:
-            dut.close()
-            raise
-    return dut
+    return Dut.from_backend(backend, target=target, image=image, timeout_factor=factor,
+                            name=backend.name, boot=boot)

@@ -1,7 +1,7 @@
 """Warm QEMU chips per worker: handed out at power-on state, reset between tests, not relaunched.
 
 A new QEMU process costs ~20 ms, almost all of it process start. A reset proven clean by
-:class:`~harness.backends.qemu_reset.Resetter` costs a few ms. The pool keeps the processes of
+:class:`~harness.backends.qemu_clean.Resetter` costs a few ms. The pool keeps the processes of
 one target + image: a test's DUT goes back to the pool when it closes; the next ``acquire``
 cleans it (or discards it when it cannot be proven clean) and boots it. A launcher thread keeps
 ``spares`` fresh processes started ahead, halted (an idle halted QEMU costs no CPU).
@@ -18,12 +18,13 @@ from ..config import Target
 from ..dut import Dut
 from ..errors import DutLost
 from ..firmware import FirmwareImage
-from .pooled import PooledBackend
+from ..worlds import Pool
+from .clean import NotClean
 from .qemu import QemuBackend
-from .qemu_reset import NotClean, Resetter
+from .qemu_clean import Resetter
 
 
-class QemuPool:
+class QemuPool(Pool):
     def __init__(self, target: Target, image: FirmwareImage, timeout_factor: float = 1.0,
                  spares: int = 1) -> None:
         self.target = target
@@ -36,7 +37,6 @@ class QemuPool:
         self.discarded: list[str] = []  # why processes were thrown away
         self._idle: list[QemuBackend] = []
         self._ready: list[QemuBackend] = []
-        self._busy: set[int] = set()
         self._cond = threading.Condition()
         self._closing = False
         self._launch_error: BaseException | None = None
@@ -88,7 +88,8 @@ class QemuPool:
                               f"{timeout:.0f} s")
             if not self._ready:
                 exc, self._launch_error = self._launch_error, None
-                raise exc  # type: ignore[misc]
+                assert exc is not None  # wait_for returned: a backend or an error
+                raise exc
             backend = self._ready.pop()
             self._cond.notify_all()  # the launcher starts the next spare
             return backend
@@ -112,27 +113,16 @@ class QemuPool:
         if backend is None:
             backend = self._take_ready()
             self.stats["fresh"] += 1
-        self._busy.add(id(backend))
         for cname, con in backend.consoles.items():
             if log_dir is not None:
                 con.log.open(log_dir / f"{backend.name}.{cname}.log")
-        dut = Dut(target=self.target, image=self.image, world="qemu",
-                  backend=PooledBackend(self, backend), memory=backend.memory,
-                  execution=backend.execution, loader=backend.loader,
-                  consoles=backend.consoles, channels=backend.channels,
-                  timeout_factor=self.timeout_factor,
-                  name=backend.name)
-        if boot:
-            try:
-                dut.boot(version)
-            except BaseException:
-                self._busy.discard(id(backend))
-                backend.close()
-                raise
-        return dut
+        # a failed boot hands the chip back through release(): the next acquire proves it
+        # clean or discards it
+        return Dut.from_backend(backend, target=self.target, image=self.image,
+                                timeout_factor=self.timeout_factor, name=backend.name,
+                                boot=boot, version=version, release=self.release)
 
     def release(self, backend: QemuBackend) -> None:
-        self._busy.discard(id(backend))
         for con in backend.consoles.values():
             con.log.close()
         if backend.alive and not self._closing:

@@ -38,12 +38,11 @@ def _cstring(image: FirmwareImage, address: int, limit: int = 256) -> str:
 
 def _bound(image: FirmwareImage, name: str) -> int:
     """Address of a linker-made section bound (NOTYPE symbols are not in image.symbols)."""
-    table = image._elf.get_section_by_name(".symtab")
-    sym = table.get_symbol_by_name(name) if table is not None else None
-    if not sym:
+    address = image.linker_symbol(name)
+    if address is None:
         raise FirmwareError(f"{image.path}: no {name} symbol: not a qtest image (no QTEST() "
                             f"cases linked in?)")
-    return sym[0]["st_value"]
+    return address
 
 
 def read_cases(image: FirmwareImage) -> list[CCase]:

@@ -7,11 +7,17 @@ pydantic, pyelftools and the worlds load when a ``ctest.yaml`` is actually colle
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
+    from .image import CCase
+
 MANIFEST_NAME = "ctest.yaml"
-_RUNNERS = pytest.StashKey["dict"]()
+_RUNNERS = pytest.StashKey["dict[str, _ChipLife]"]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -21,8 +27,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for runner in session.config.stash.get(_RUNNERS, {}).values():
-        runner.close()
+    for life in session.config.stash.get(_RUNNERS, {}).values():
+        life.runner.close()
 
 
 class CtestFailure(AssertionError):
@@ -39,18 +45,17 @@ class CtestFile(pytest.File):
 
     def collect(self):
         from .. import plugin
-        from ..config import TargetCatalog
         from ..firmware import build, load_image
         from .image import read_cases
         from .manifest import load_manifest
 
         config = self.config
+        run = plugin.settings(config)
         self.manifest = load_manifest(self.path)
-        root = Path(config.rootpath)
-        catalog = TargetCatalog(plugin._targets_dir(config))
-        self.target = catalog.get(self.manifest.target)
+        root = run.root
+        self.target = plugin.manager(config).target(self.manifest.target)
         elf = root / self.manifest.elf
-        if not config.getoption("no_build"):
+        if run.build:
             build(self.manifest.build, elf, [root / s for s in self.manifest.sources], root)
         self.image = load_image(elf)
         selected = self.manifest.target in plugin.selected_targets(config)
@@ -61,7 +66,8 @@ class CtestFile(pytest.File):
                     reason=f"target {self.manifest.target} not selected (--target)"))
             yield item
 
-    def repr_failure(self, excinfo):
+    def repr_failure(  # type: ignore[override]  # pytest's Collector drops Node's style
+            self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:
         from ..errors import HarnessError
 
         if excinfo.errisinstance(HarnessError):
@@ -70,14 +76,21 @@ class CtestFile(pytest.File):
 
 
 class CtestItem(pytest.Item):
-    def __init__(self, *, case, **kwargs) -> None:
+    def __init__(self, *, case: CCase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
+
+    @property
+    def image_file(self) -> CtestFile:
+        """The unit-test image this C test belongs to (its collector)."""
+        parent = self.parent
+        assert isinstance(parent, CtestFile), "a C test is collected from a ctest.yaml"
+        return parent
 
     def _c_path(self, file: str) -> Path:
         """A C file as compiled (``__FILE__``: relative to the manifest's source_dir)."""
         root = Path(self.config.rootpath)
-        path = root / self.parent.manifest.source_dir / file
+        path = root / self.image_file.manifest.source_dir / file
         return path if path.exists() else Path(file)
 
     @property
@@ -87,24 +100,26 @@ class CtestItem(pytest.Item):
     def reportinfo(self):
         return self.source_file, self.case.line - 1, f"C test {self.case.id}"
 
-    def _runner(self):
-        runners = self.config.stash.setdefault(_RUNNERS, {})
-        key = str(self.parent.path)
-        if key not in runners:
-            runners[key] = _make_runner(self.config, self.parent)
-        return runners[key]
+    def _life(self) -> _ChipLife:
+        lives = self.config.stash.setdefault(_RUNNERS, {})
+        key = str(self.image_file.path)
+        if key not in lives:
+            lives[key] = _ChipLife(self.config, self.image_file)
+        return lives[key]
 
     def runtest(self) -> None:
-        from .. import worlds
+        from .. import plugin
 
-        world = worlds.get(self.config.getoption("world"))
+        world = plugin.manager(self.config).world
         if "console" not in world.capabilities:
             pytest.skip(f"the {world.name} world lacks console (C tests report on it)")
-        f = self.parent
+        f = self.image_file
         self.user_properties += [("target", f.target.name), ("world", world.name),
                                  ("firmware", str(f.image.path)),
                                  ("firmware_sha256", f.image.sha256)]
-        result = self._runner().run(self.case)
+        life = self._life()
+        life.item = self  # the power hooks of a (re)opened chip see the test that needs it
+        result = life.runner.run(self.case)
         if result.outcome == "passed":
             return
         where = ""
@@ -133,25 +148,43 @@ class CtestItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
 
-def _make_runner(config: pytest.Config, ctest_file: CtestFile):
-    from .. import plugin, worlds
-    from ..session import safe_name
-    from .runner import CtestRunner
+class _ChipLife:
+    """Opens the C test image's chip through the run's DutManager, inside the same power
+    hooks as a ``dut`` fixture (bench supply on before the boot, off after the close)."""
 
-    world = worlds.get(config.getoption("world"))
-    target, image = ctest_file.target, ctest_file.image
-    worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    log_dir = plugin._results_dir(config) / "logs" / safe_name(
-        f"ctest-{target.name}-{worker}")
+    def __init__(self, config: pytest.Config, ctest_file: CtestFile) -> None:
+        from .. import plugin
 
-    def open_dut():
-        from ..errors import ConfigError
+        self.config = config
+        self.run = plugin.settings(config)
+        self.manager = plugin.manager(config)
+        self.target, self.image = ctest_file.target, ctest_file.image
+        self.log_dir = self.run.log_dir(f"ctest-{self.target.name}-{self.run.worker}")
+        self.item: pytest.Item | None = None  # the C test running now (set per test)
+        self.opened_by: pytest.Item | None = None
+        self.powered = False
+        from .runner import CtestRunner
 
-        if world.name == "qemu" and target.qemu is None:
-            raise ConfigError(f"{target.source}: no 'qemu' section; {target.name} cannot run "
-                              f"in the qemu world")
-        return world.open(target, image, name=f"{target.name}-ctest", log_dir=log_dir,
-                          timeout_factor=config.getoption("timeout_factor"),
-                          probe=config.getoption("probe"), boot=True)
+        self.runner = CtestRunner(self.open, ctest_file.manifest.timeout,
+                                  on_close=self.power_off)
 
-    return CtestRunner(open_dut, ctest_file.manifest.timeout)
+    def open(self):
+        hook = self.config.hook
+        # the hooks of one chip's life see the test that opened it, power-off included
+        self.opened_by = self.item
+        hook.pytest_harness_power_on(target=self.target, slot=self.run.slot, item=self.item)
+        self.powered = True
+        try:
+            dut = self.manager.open(self.target, self.log_dir, name=f"{self.target.name}-ctest",
+                                    image=self.image)
+            hook.pytest_harness_dut_ready(dut=dut, slot=self.run.slot, item=self.item)
+        except BaseException:
+            self.power_off()
+            raise
+        return dut
+
+    def power_off(self) -> None:
+        if self.powered:
+            self.powered = False
+            self.config.hook.pytest_harness_power_off(target=self.target, slot=self.run.slot,
+                                                      item=self.opened_by)

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import ConsoleTimeout, DutFault, DutLost, HarnessError
 from .image import CCase
 from .results import CResult, ProtocolError, parse_run
 
+if TYPE_CHECKING:
+    from ..dut import Dut
+
 RUN_DONE = r"^(OK total=\d+ passed=\d+ failed=\d+ skipped=\d+|ERR \d+ .*)$"
 
 
 class CtestRunner:
-    def __init__(self, open_dut: Callable[[], object], timeout: float) -> None:
+    def __init__(self, open_dut: Callable[[], Dut], timeout: float,
+                 on_close: Callable[[], None] | None = None) -> None:
         self._open_dut = open_dut
+        self._on_close = on_close
         self.timeout = timeout
-        self.dut = None
+        self.dut: Dut | None = None
         self.boots = 0
 
-    def _chip(self):
+    def _chip(self) -> Dut:
         if self.dut is not None and not self.dut.alive:
             self.close()
         if self.dut is None:
@@ -79,3 +85,5 @@ class CtestRunner:
         if dut is not None:
             with contextlib.suppress(Exception):
                 dut.close()
+            if self._on_close is not None:
+                self._on_close()

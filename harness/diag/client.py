@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
 from .profiles import Did, EcuProfile
 
+if TYPE_CHECKING:
+    import can
+    import isotp
+    from udsoncan import DidCodec
+    from udsoncan.client import Client
+    from udsoncan.connections import PythonIsoTpConnection
+    from udsoncan.typing import ClientConfig, DIDConfig
 
-def _codec(did: Did):
+
+def _codec(did: Did) -> DidCodec:
     from udsoncan import AsciiCodec, DidCodec
 
     if did.kind == "ascii" and did.length is not None:
         return AsciiCodec(did.length)
     if did.kind == "struct":
+        if did.fmt is None:
+            raise ConfigError(f"{did}: a 'struct' data identifier needs a format (fmt)")
         layout = struct.Struct(did.fmt)
 
         class _Struct(DidCodec):
@@ -53,14 +65,19 @@ def _codec(did: Did):
     return _Rest()
 
 
-def client_config(profile: EcuProfile, timeout_factor: float = 1.0) -> dict:
+def client_config(profile: EcuProfile, timeout_factor: float = 1.0) -> ClientConfig:
     from udsoncan.configs import default_client_config
 
-    cfg = dict(default_client_config)
-    cfg["data_identifiers"] = {k: _codec(v) for k, v in profile.dids.items()}
+    cfg = default_client_config.copy()
+    dids: DIDConfig = {k: _codec(v) for k, v in profile.dids.items()}
+    cfg["data_identifiers"] = dids
     if profile.security_key is not None:
         key = profile.security_key
-        cfg["security_algo"] = lambda level, seed, params=None: key(level, bytes(seed))
+
+        def security_algo(level: int, seed: bytes, params: Any = None) -> bytes:
+            return key(level, bytes(seed))
+
+        cfg["security_algo"] = security_algo
     # The emulated ECU answers in ~1 ms, but a loaded CI machine may stall a process: judge
     # the ECU by its answers, not by the P2 it announces.
     cfg["use_server_timing"] = False
@@ -84,8 +101,8 @@ ISOTP_PARAMS = {
 class UdsLink(contextlib.AbstractContextManager):
     """``with UdsLink(bus, profile) as client: client.tester_present()``."""
 
-    def __init__(self, bus, profile: EcuProfile, timeout_factor: float = 1.0,
-                 functional: bool = False, notifier=None) -> None:
+    def __init__(self, bus: can.BusABC, profile: EcuProfile, timeout_factor: float = 1.0,
+                 functional: bool = False, notifier: can.Notifier | None = None) -> None:
         self.bus = bus
         self.profile = profile
         self.timeout_factor = timeout_factor
@@ -93,9 +110,11 @@ class UdsLink(contextlib.AbstractContextManager):
         # One notifier per bus: a second one would split the received frames between them.
         self._own_notifier = notifier is None
         self.notifier = notifier
-        self.stack = self.conn = self.client = None
+        self.stack: isotp.NotifierBasedCanStack | None = None
+        self.conn: PythonIsoTpConnection | None = None
+        self.client: Client | None = None
 
-    def open(self):
+    def open(self) -> Client:
         import can
         import isotp
         from udsoncan.client import Client
@@ -118,7 +137,7 @@ class UdsLink(contextlib.AbstractContextManager):
             raise
         return self.client
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self.open()
 
     def close(self) -> None:

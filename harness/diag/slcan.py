@@ -7,15 +7,20 @@ or a serial device (``/dev/ttyACM0``) for a USB SLCAN adapter on a bench.
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 from ..errors import HarnessError
 
+if TYPE_CHECKING:
+    from can.interfaces.slcan import slcanBus
 
-class BusError(HarnessError):
+
+class CanChannelError(HarnessError):
     """The CAN channel could not be opened or used."""
 
 
-def open_slcan(channel: str, bitrate: int | None = 500_000, timeout: float = 0.001):
+def open_slcan(channel: str, bitrate: int | None = 500_000, timeout: float = 0.001
+               ) -> slcanBus:
     """A started ``can.interfaces.slcan.slcanBus``; the caller shuts it down.
 
     ``sleep_after_open=0``: python-can's default waits 2 s for an adapter's boot. On a socket,
@@ -23,19 +28,21 @@ def open_slcan(channel: str, bitrate: int | None = 500_000, timeout: float = 0.0
     delayed ACKs (~40 ms per frame).
     """
     import can
+    from can.interfaces.slcan import slcanBus
 
     try:
         bus = can.Bus(interface="slcan", channel=channel, bitrate=bitrate,
                       sleep_after_open=0, timeout=timeout)
     except Exception as exc:  # python-can wraps serial errors in CanInitializationError
-        raise BusError(f"cannot open SLCAN channel {channel!r}: {exc}") from exc
+        raise CanChannelError(f"cannot open SLCAN channel {channel!r}: {exc}") from exc
+    assert isinstance(bus, slcanBus)  # what python-can's "slcan" interface makes
     sock = getattr(bus.serialPortOrig, "_socket", None)
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return bus
 
 
-def quiesce(bus, timeout: float = 1.0) -> bool:
+def quiesce(bus: slcanBus, timeout: float = 1.0) -> bool:
     """Make sure the device has consumed everything sent so far: ask for its version (``V``)
     and read until the answer comes (frames before it are dropped). A channel left with bytes
     the chip never read would hand them to its next boot. False when no answer came (the

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..bench import Instrument
 from . import counter, dmm, psu
 from .base import Driver
 from .errors import InstrumentError, UnknownInstrument
+from .psu import PowerSupply
 from .safety import SafetyLimits
 from .scpi import Identity, ScpiSession
+
+if TYPE_CHECKING:
+    from pyvisa import ResourceManager
 
 DRIVERS: tuple[type[Driver], ...] = psu.DIALECTS + dmm.DIALECTS + counter.DIALECTS
 
@@ -20,7 +26,8 @@ def driver_for(identity: Identity, resource: str = "") -> type[Driver]:
     raise UnknownInstrument(f"{resource}: no driver for {identity}; known dialects: {known}")
 
 
-def open_instrument(inst: Instrument, resource: str | None = None, rm=None) -> Driver:
+def open_instrument(inst: Instrument, resource: str | None = None,
+                    rm: ResourceManager | None = None) -> Driver:
     """Open ``inst`` (at ``resource``, default its inventory resource string) with its driver.
 
     The driver's kind must match the inventory's (a meter listed as a supply is an error).
@@ -35,7 +42,7 @@ def open_instrument(inst: Instrument, resource: str | None = None, rm=None) -> D
                                   f"{inst.kind}, but answers as {session.identity} "
                                   f"(a {cls.kind})")
         session.clear()
-        if cls.kind == "psu":
+        if issubclass(cls, PowerSupply):  # kind "psu": a supply works within limits
             return cls(session, SafetyLimits(f"{inst.name} ({where})", inst.channels),
                        name=inst.name)
         return cls(session, name=inst.name)

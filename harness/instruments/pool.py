@@ -7,11 +7,16 @@ are leased (a file lock per resource string) so two workers never drive the same
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING, Any
 
 from ..bench import Bench, Instrument, lease
 from .base import Driver
 from .errors import InstrumentError
 from .psu import PowerSupply
+
+if TYPE_CHECKING:
+    from .virtual.instrument import VirtualInstrument
+    from .virtual.lab import VirtualLab
 
 
 class BoundSupply:
@@ -50,7 +55,7 @@ class BoundSupply:
     def output_on(self) -> bool:
         return self.driver.output_on(self.channel)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.driver, name)
 
     def __repr__(self) -> str:
@@ -62,10 +67,10 @@ class InstrumentPool:
         self.bench = bench
         self._drivers: dict[str, Driver] = {}
         self._stack = contextlib.ExitStack()
-        self._lab = None
+        self._lab: VirtualLab | None = None
 
     @property
-    def lab(self):
+    def lab(self) -> VirtualLab:
         if self._lab is None:
             from .virtual.lab import VirtualLab
 
@@ -95,11 +100,13 @@ class InstrumentPool:
         if inst is None:
             return None
         driver = self.open(inst)
+        # open_instrument checked that the driver's kind is the inventory's: "psu"
+        assert isinstance(driver, PowerSupply), f"{inst.name}: {driver!r} is not a supply"
         # the slot's DUT is fed by the first channel with a nominal voltage (else the first)
         nominal = [ch for ch, lim in sorted(inst.channels.items()) if lim.voltage is not None]
-        return BoundSupply(driver, (nominal or sorted(inst.channels))[0])  # type: ignore[arg-type]
+        return BoundSupply(driver, (nominal or sorted(inst.channels))[0])
 
-    def virtual(self, kind: str, slot: int):
+    def virtual(self, kind: str, slot: int) -> VirtualInstrument | None:
         """The virtual instrument behind the slot's ``kind``, if it is one that runs here."""
         inst = self.find(kind, slot)
         return None if inst is None or self._lab is None else self._lab.instrument(inst.name)

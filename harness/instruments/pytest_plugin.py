@@ -7,23 +7,25 @@ Only pytest is imported here; PyVISA and the drivers load when a test first need
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-_POOL = pytest.StashKey["object"]()
-_COUPLED = pytest.StashKey["list"]()
+if TYPE_CHECKING:
+    from .pool import InstrumentPool
+    from .virtual.instrument import VirtualInstrument
+
+_POOL = pytest.StashKey["InstrumentPool"]()
+_COUPLED = pytest.StashKey[list["VirtualInstrument"]]()
 
 
-def _pool(config: pytest.Config):
+def _pool(config: pytest.Config) -> InstrumentPool:
     pool = config.stash.get(_POOL, None)
     if pool is None:
-        from ..bench import load_bench
+        from ..plugin import settings
         from .pool import InstrumentPool
 
-        opt = config.getoption("bench", None)
-        path = Path(opt) if opt else Path(config.rootpath) / config.getini("harness_bench")
-        pool = config.stash[_POOL] = InstrumentPool(load_bench(path))
+        pool = config.stash[_POOL] = InstrumentPool(settings(config).bench)
     return pool
 
 

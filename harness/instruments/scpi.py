@@ -11,15 +11,20 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .errors import InstrumentError, InstrumentTimeout, ScpiError
 
+if TYPE_CHECKING:
+    from pyvisa import ResourceManager
+    from pyvisa.resources import MessageBasedResource
+
 MAX_ERRORS = 32  # SCPI error queues hold at most a few dozen entries
-_RM: dict[str, object] = {}
+_RM: dict[str, ResourceManager] = {}
 _RM_LOCK = threading.Lock()
 
 
-def resource_manager(backend: str = "@py"):
+def resource_manager(backend: str = "@py") -> ResourceManager:
     """One PyVISA ResourceManager per backend and process (``@py`` = pyvisa-py)."""
     with _RM_LOCK:
         if backend not in _RM:
@@ -62,19 +67,28 @@ def parse_error(text: str) -> tuple[int, str]:
 class ScpiSession:
     """A SCPI conversation with one instrument through a PyVISA resource."""
 
-    def __init__(self, resource: str, *, timeout_ms: int = 2000, rm=None,
+    def __init__(self, resource: str, *, timeout_ms: int = 2000,
+                 rm: ResourceManager | None = None,
                  read_termination: str = "\n", write_termination: str = "\n",
-                 serial: dict | None = None) -> None:
+                 serial: dict[str, Any] | None = None) -> None:
         """``serial``: PyVISA serial attributes (baud_rate, parity...) for an ASRL resource."""
+        from pyvisa.resources import MessageBasedResource
+
         self.resource = resource
         self.timeout_ms = timeout_ms
         rm = rm if rm is not None else resource_manager()
         try:
-            self._res = rm.open_resource(resource, read_termination=read_termination,
-                                         write_termination=write_termination,
-                                         timeout=timeout_ms, **(serial or {}))
+            res = rm.open_resource(resource, read_termination=read_termination,
+                                   write_termination=write_termination,
+                                   timeout=timeout_ms, **(serial or {}))
         except Exception as exc:  # pyvisa raises several types for a bad resource string
             raise InstrumentError(f"{resource}: cannot open: {exc}") from exc
+        if not isinstance(res, MessageBasedResource):  # e.g. a register-based PXI/VXI card
+            with contextlib.suppress(Exception):
+                res.close()
+            raise InstrumentError(f"{resource}: a {type(res).__name__}, not a message-based "
+                                  f"resource: SCPI cannot be sent to it")
+        self._res: MessageBasedResource = res
         self._timeout = timeout_ms
         self._lock = threading.RLock()
         self._stale = False  # a late answer to a timed-out query may still arrive
@@ -86,7 +100,7 @@ class ScpiSession:
 
     # -- I/O ---------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _io(self, command: str, timeout_ms: int | None) -> Iterator[object]:
+    def _io(self, command: str, timeout_ms: int | None) -> Iterator[MessageBasedResource]:
         want = timeout_ms or self.timeout_ms
         with self._lock:
             if self._stale:
@@ -146,7 +160,7 @@ class ScpiSession:
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain the instrument's error queue (``SYST:ERR?`` until ``0,"No error"``)."""
-        found = []
+        found: list[tuple[int, str]] = []
         for _ in range(MAX_ERRORS):
             code, msg = parse_error(self.query("SYST:ERR?"))
             if code == 0:

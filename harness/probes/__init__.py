@@ -8,9 +8,29 @@ them into GDB remote packets for QEMU. Everything else is plain memory, forwarde
 Modules: ``coresight`` (DP/AP register model, component IDs), ``gdb_core`` (the chip as the
 gdbstub shows it), ``debug_unit`` (the emulated debug registers), ``boards`` (pyOCD target
 classes for the emulated boards), ``qemu_probe`` (the DebugProbe and its plugin), ``launch``
-(start an emulated chip for ``qemu:auto`` or for pyOCD's own command line), ``cli``.
+(start an emulated chip for ``qemu:auto`` or for pyOCD's own command line), ``cli``. They
+build on :mod:`harness.emu` (the gdbstub client, QEMU processes), never on the worlds in
+:mod:`harness.backends`; :func:`emulated_core` is what a world may ask of this package.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 # pyOCD loads its probe plugins (ours included) the first time it is imported. Importing it
 # here, before any module of this package that defines the probe, keeps that from being a cycle.
-import pyocd  # noqa: E402, F401
+import pyocd  # noqa: F401
+
+if TYPE_CHECKING:
+    from .gdb_core import GdbCore
+
+
+def emulated_core(session: object) -> GdbCore | None:
+    """The chip behind a pyOCD session as the ``qemu:`` probe drives it — a
+    :class:`~harness.probes.gdb_core.GdbCore` (``store_table``, ``read``/``write`` through the
+    gdbstub) — or None when the session's probe is not a ``qemu:`` probe (a bench probe) or is
+    closed. The one way code outside this package reaches our probe through pyOCD."""
+    from .qemu_probe import QemuProbe
+
+    probe = getattr(session, "probe", None)
+    return probe.core if isinstance(probe, QemuProbe) and probe.is_open else None

@@ -34,18 +34,29 @@ class BoardSpec:
         return [self.flash[:2], self.ram[:2]]
 
 
-BOARDS: dict[str, BoardSpec] = {b.machine: b for b in (
-    BoardSpec("lm3s6965evb", "cortex-m3", (0x0, 0x40000, "stellaris.flash"),
-              (0x20000000, 0x10000, "stellaris.sram")),
-    BoardSpec("lm3s811evb", "cortex-m3", (0x0, 0x10000, "stellaris.flash"),
-              (0x20000000, 0x2000, "stellaris.sram")),
-    # STM32F405: flash at 0x08000000, aliased at 0 where the core boots (images link there)
-    BoardSpec("netduinoplus2", "cortex-m4", (0x0, 0x100000, "STM32F405.flash"),
-              (0x20000000, 0x30000, "STM32F405.sram"), sector=0x4000),
-    # MPS2 AN385: code memory is SSRAM1 (QEMU without -kernel keeps what pyOCD wrote there)
-    BoardSpec("mps2-an385", "cortex-m3", (0x0, 0x400000, "mps.ssram1"),
-              (0x20000000, 0x400000, "mps.ssram23"), sector=0x4000),
-)}
+def _from_profiles() -> dict[str, BoardSpec]:
+    """One spec per board profile the pyocd world supports (harness/boards/profiles): code
+    memory (flash) and RAM as QEMU names them, so ``detect`` recognises the machine."""
+    from ..config import board_profiles
+
+    out = {}
+    for profile in board_profiles().values():
+        if profile.worlds.get("pyocd") != "ok":
+            continue
+        flash, ram = profile.region("flash"), profile.region("ram")
+        if flash.qemu is None or ram.qemu is None:
+            raise HarnessError(f"board profile {profile.machine}: flash and ram need their QEMU "
+                               "region names ('qemu:') for the qemu: probe")
+        cpu = "cortex-m4" if profile.cpu == "cortex-m4f" else profile.cpu
+        out[profile.machine] = BoardSpec(profile.machine, cpu,
+                                         (flash.start, flash.size, flash.qemu),
+                                         (ram.start, ram.size, ram.qemu),
+                                         sector=profile.flash_sector,
+                                         page=min(profile.flash_sector, 0x400))
+    return out
+
+
+BOARDS: dict[str, BoardSpec] = _from_profiles()
 
 _MTREE_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (rom|ram)\): (\S+)", re.M)
 

@@ -1,20 +1,14 @@
 """``harness probes``: the debug probes pyOCD sees, and the bench inventory's probes.
 
-``harness/cli.py`` registers it as a sub-command calling :func:`cmd_probes`
-(``add_arguments`` adds its options).
+``harness/cli.py`` registers the sub-command and calls :func:`cmd_probes` (pyOCD is imported
+only then).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import HarnessError
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bench", type=Path, default=Path("targets/benches/emulated.yaml"),
-                        help="bench inventory (default: the emulated bench)")
 
 
 def cmd_probes(args: argparse.Namespace) -> int:
@@ -41,13 +35,3 @@ def cmd_probes(args: argparse.Namespace) -> int:
         print(f"  slot {p.slot:<3} {p.uid:40} target={p.target or 'any':12} "
               f"console={p.console or '-':16} tags={','.join(p.tags) or '-'} [{state}]")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="harness probes", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return cmd_probes(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,6 +9,14 @@
 * AIRCR: SYSRESETREQ/VECTRESET with VECTKEY reset the VM; reads come from QEMU.
 * FPB: comparators become ``Z1``/``z1`` hardware breakpoints (when FP_CTRL is enabled).
 * ROM table and the SCS/FPB identification registers.
+* Lockup (DHCSR.S_LOCKUP): QEMU 7.2 aborts where a Cortex-M locks up, so a core that cannot
+  run is not let run. Before the core resumes or steps (and after a reset that lets it run)
+  :meth:`DebugUnit.runnable` checks that the HardFault vector (at VTOR) points at Thumb code
+  that is not erased (with a usable handler every fault is taken, so nothing locks up). If
+  not, the core enters the lockup state instead: QEMU's VM stays halted, DHCSR reads
+  S_LOCKUP without S_HALT, resume and step requests leave it there, and a halt request
+  (C_HALT) or a reset ends it — what a blank or erased part does on silicon. Flash and RAM
+  keep their contents.
 
 Everything else returns None from :meth:`read32` / False from :meth:`write32`: plain memory,
 forwarded by the caller.
@@ -16,15 +24,20 @@ forwarded by the caller.
 
 from __future__ import annotations
 
+from ..errors import ProtocolError
 from .coresight import CLASS_GENERIC, CLASS_ROM_TABLE, ROM_TABLE, component_id_words
 from .gdb_core import GdbCore
 
 DHCSR, DCRSR, DCRDR, DEMCR = 0xE000EDF0, 0xE000EDF4, 0xE000EDF8, 0xE000EDFC
 DFSR, AIRCR = 0xE000ED30, 0xE000ED0C
 SCS, FPB = 0xE000E000, 0xE0002000
+VTOR = 0xE000ED08
+HARDFAULT_VECTOR = 3
+ERASED_HALFWORDS = (b"\xff\xff",)
 DBGKEY = 0xA05F << 16
 C_DEBUGEN, C_HALT, C_STEP, C_MASKINTS = 1, 1 << 1, 1 << 2, 1 << 3
-S_REGRDY, S_HALT, S_RETIRE_ST, S_RESET_ST = 1 << 16, 1 << 17, 1 << 24, 1 << 25
+S_REGRDY, S_HALT, S_LOCKUP = 1 << 16, 1 << 17, 1 << 19
+S_RETIRE_ST, S_RESET_ST = 1 << 24, 1 << 25
 DCRSR_REGWNR = 1 << 16
 VC_CORERESET = 1
 DFSR_HALTED, DFSR_BKPT, DFSR_VCATCH = 1, 1 << 1, 1 << 3
@@ -58,6 +71,8 @@ class DebugUnit:
         self.fp_ctrl = 0
         self.fp_comp = [0] * (NUM_CODE + NUM_LIT)
         self.inserted: set[int] = set()  # breakpoints the stub holds
+        self.locked = False  # in the lockup state (the VM is halted underneath)
+        self.lockup_reason = ""
         self.ids: dict[int, int] = {}
         for base, part, cls in ((ROM_TABLE, 0x4C3, CLASS_ROM_TABLE),
                                 (SCS, SCS_PART.get(cpu, 0x000), CLASS_GENERIC),
@@ -77,7 +92,39 @@ class DebugUnit:
     def halted(self) -> bool:
         with self.lock:
             self._note_stop()
-            return not self.core.running
+            return not self.locked and not self.core.running
+
+    # -- lockup ------------------------------------------------------------------------------
+    def runnable(self) -> str | None:
+        """None when the halted core can run; else why it would lock up: the HardFault
+        vector (at VTOR) is blank, not Thumb code, or points at erased or absent memory — any
+        fault, the first instruction of a blank chip's included, would then escalate to a
+        lockup (a valid handler takes every fault, so pc need not be checked)."""
+        vtor = self.core.read_u32(VTOR) & ~0x7F
+        where = f"the HardFault vector at 0x{vtor + 4 * HARDFAULT_VECTOR:08x}"
+        try:
+            handler = self.core.read_u32(vtor + 4 * HARDFAULT_VECTOR)
+            if handler in (0, 0xFFFFFFFF) or not handler & 1:
+                return (f"no HardFault handler ({where} holds 0x{handler:08x}: blank or "
+                        f"erased chip?)")
+            if self.core.read(handler & ~1, 2) in ERASED_HALFWORDS:
+                return f"the HardFault handler at 0x{handler & ~1:08x} is erased"
+        except ProtocolError as exc:
+            return f"{where} or its handler cannot be read ({exc})"
+        return None
+
+    def _run_or_lock(self, step: bool = False) -> None:
+        """Resume (or step) the halted core, or put it in the lockup state if it cannot run."""
+        why = self.runnable()
+        if why is not None:
+            self.locked = True
+            self.lockup_reason = why
+            return
+        if step:
+            self.core.step()
+            self.dfsr |= DFSR_HALTED
+        else:
+            self.core.resume()
 
     # -- register file -----------------------------------------------------------------------
     def handles(self, address: int) -> bool:
@@ -113,7 +160,9 @@ class DebugUnit:
     def _read_dhcsr(self) -> int:
         halted = self.halted
         value = self.dhcsr_ctrl & (C_DEBUGEN | C_STEP | C_MASKINTS)
-        if halted:
+        if self.locked:
+            value |= S_LOCKUP
+        elif halted:
             value |= S_HALT | C_HALT
         else:
             value |= S_RETIRE_ST
@@ -145,7 +194,7 @@ class DebugUnit:
                 return True
             if address == AIRCR:
                 if value & 0xFFFF0000 == VECTKEY and value & (SYSRESETREQ | VECTRESET):
-                    self._reset()
+                    self.system_reset()
                     return True
                 return False  # other AIRCR fields: a device-register write
             if address == FP_CTRL:
@@ -161,10 +210,15 @@ class DebugUnit:
 
     def _write_dhcsr(self, ctrl: int) -> None:
         self.dhcsr_ctrl = ctrl
+        if self.locked:  # only a halt request (or a reset) ends a lockup
+            if ctrl & C_DEBUGEN and ctrl & C_HALT:
+                self.locked = False
+                self.dfsr |= DFSR_HALTED
+            return
         halted = self.halted
         if not ctrl & C_DEBUGEN:
             if halted:
-                self.core.resume()
+                self._run_or_lock()
             return
         if ctrl & C_HALT:
             if not halted:
@@ -172,11 +226,7 @@ class DebugUnit:
                 self._note_stop()  # a breakpoint that won the race
                 self.dfsr |= DFSR_HALTED
         elif halted:
-            if ctrl & C_STEP:
-                self.core.step()
-                self.dfsr |= DFSR_HALTED
-            else:
-                self.core.resume()
+            self._run_or_lock(step=bool(ctrl & C_STEP))
 
     def _transfer(self, dcrsr: int) -> None:
         regsel = dcrsr & 0x7F
@@ -187,15 +237,16 @@ class DebugUnit:
             self.dcrdr = self.core.read_core_register(regsel)
         self.regrdy = True
 
-    def _reset(self) -> None:
+    def system_reset(self) -> None:
         self.core.reset()  # leaves the VM stopped at the reset vector
+        self.locked = False
         self.reset_seen = True
         self.regrdy = True
         self.inserted_after_reset()
         if self.demcr & VC_CORERESET:
             self.dfsr |= DFSR_VCATCH
         else:
-            self.core.resume()
+            self._run_or_lock()
 
     def inserted_after_reset(self) -> None:
         """QEMU keeps gdbstub breakpoints across a reset, as the FPB would: nothing to redo."""

@@ -16,9 +16,9 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..backends import rsp_store
-from ..backends.rsp import RspClient, StopReply
-from ..errors import DutLost, HarnessError, ProtocolError
+from ..emu import store
+from ..emu.rsp import RspClient, StopReply
+from ..errors import HarnessError
 
 # DCRSR.REGSEL → gdb register name
 REGSEL_NAMES = {**{i: f"r{i}" for i in range(13)}, 13: "sp", 14: "lr", 15: "pc", 16: "xpsr",
@@ -61,10 +61,7 @@ class GdbCore:
             if self.pending_stop is not None:
                 stop, self.pending_stop = self.pending_stop, None
                 return stop
-            if not self.rsp.running:
-                return None
-            pkt = self._poll_packet()
-            return None if pkt is None else self.rsp._stopped(pkt)
+            return self.rsp.poll_stop()
 
     def wait_stop(self, timeout: float) -> StopReply | None:
         with self.lock:
@@ -72,12 +69,6 @@ class GdbCore:
                 stop, self.pending_stop = self.pending_stop, None
                 return stop
         return self.rsp.wait_stop(timeout) if self.rsp.running else None
-
-    def _poll_packet(self) -> bytes | None:
-        try:
-            return self.rsp.conn.poll_packet()
-        except OSError as exc:
-            raise DutLost(f"{self.name}: gdbstub connection lost ({exc})") from None
 
     # -- run control -------------------------------------------------------------------------
     def halt(self) -> StopReply:
@@ -101,13 +92,8 @@ class GdbCore:
     def reset(self) -> None:
         """System reset; the VM stays stopped at the reset vector."""
         with self.lock:
-            if self.rsp.running:
-                self.rsp.halt()
             self.pending_stop = None
-            self.rsp.monitor("system_reset")
-            with contextlib.suppress(ProtocolError):
-                self.rsp.conn.drain()
-            self.rsp.running = False
+            self.rsp.reset_halted()  # monitor system_reset
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -177,17 +163,17 @@ class GdbCore:
             if any(r.contains(address, len(data)) for r in self.writable):
                 self.rsp.write_memory(address, data)
             else:
-                rsp_store.device_write(self.rsp, self.scratch, address, data, size, self.name)
+                store.device_write(self.rsp, self.scratch, address, data, size, self.name)
 
     def store_table(self, writes: list[tuple[int, int]]) -> None:
         """Word stores to device registers in one run of a just-reset core."""
         with self.paused():
-            rsp_store.store_table(self.rsp, self.scratch, writes, self.name)
+            store.store_table(self.rsp, self.scratch, writes, self.name)
 
     def store(self, address: int, value: int, size: int = 4) -> None:
-        """A device-register write by the core (see backends.rsp_store)."""
+        """A device-register write by the core (see :mod:`harness.emu.store`)."""
         with self.paused():
-            rsp_store.store(self.rsp, self.scratch, address, value, size, self.name)
+            store.store(self.rsp, self.scratch, address, value, size, self.name)
 
     def read_u32(self, address: int) -> int:
         return struct.unpack("<I", self.read(address, 4))[0]

@@ -12,6 +12,19 @@ The probe answers DP/AP identification itself and hands pyOCD a memory interface
 that interface routes the core's debug registers to :class:`DebugUnit` and all else to the
 gdbstub. Registered for pyOCD under the ``pyocd.probe`` entry point by
 :class:`harness.probes.plugin.QemuProbePlugin`.
+
+Failures say what happened, at once or within a bound (:data:`CONNECT_TIMEOUT`,
+:data:`REPLY_TIMEOUT`), never by waiting forever:
+
+* an explicit ``qemu:`` id always yields a probe (pyOCD would otherwise wait for it to appear
+  forever); opening it raises :class:`ProbeUnreachable` naming the id and what was tried;
+* a chip another debugger holds raises :class:`ProbeBusy` ("... is busy (held by pid N: ...)")
+  without touching the gdbstub (see :class:`harness.probes.chips.ChipLock`);
+* a QEMU lost while open raises :class:`ProbeGone` with QEMU's exit status and own message.
+
+The System Control Space reads the same through every pyOCD access path: byte and halfword
+reads of 0xE0000000 and up are answered from whole aligned words, as QEMU's SCS answers only
+word reads (a byte read of CPUID gives 0 there).
 """
 
 from __future__ import annotations
@@ -21,28 +34,41 @@ import socket
 import struct
 import threading
 from pathlib import Path
+from types import TracebackType
 
 from pyocd.core import exceptions
 from pyocd.core.memory_interface import MemoryInterface
 from pyocd.probe.debug_probe import DebugProbe
 
-from ..backends.rsp import RspClient
-from ..backends.rsp_wire import RspConnection
+from ..emu.rsp import RspClient
+from ..emu.rsp_wire import RspConnection
 from ..errors import HarnessError
-from . import boards, launch
+from . import boards, chips
 from .coresight import DebugPortModel
 from .debug_unit import DebugUnit
 from .gdb_core import GdbCore, Region
 
 LOG = logging.getLogger(__name__)
 DEBUG_SPACE = 0xE0000000
+CONNECT_TIMEOUT = 5.0  # s, connecting to a gdbstub socket
+REPLY_TIMEOUT = 5.0  # s, for each gdbstub reply
+ONE_CLIENT = ("QEMU's gdbstub serves one debugger at a time: is another one (pyocd gdbserver, "
+              "gdb, a test) attached to it?")
 
 
 class ProbeGone(exceptions.ProbeDisconnected):
     """The QEMU behind a ``qemu:`` probe went away (killed, crashed, socket closed)."""
 
 
-def _parse(uid: str) -> tuple[str, object]:
+class ProbeBusy(exceptions.ProbeError):
+    """Another debugger holds the emulated chip."""
+
+
+class ProbeUnreachable(exceptions.ProbeError):
+    """No gdbstub answers where the probe id points."""
+
+
+def _parse(uid: str) -> tuple[str, str | tuple[str, int]]:
     """('auto', machine) | ('unix', path) | ('tcp', (host, port)); raises on nonsense."""
     if uid == "auto" or uid.startswith("auto:"):
         return "auto", uid.partition(":")[2] or "lm3s6965evb"
@@ -57,21 +83,12 @@ def _parse(uid: str) -> tuple[str, object]:
                        f"qemu:<host>:<port> or qemu:auto[:<machine>]")
 
 
-def _sync(conn: RspConnection) -> None:
-    """Skip what QEMU sends on (re)connection before our first reply (an old stop reply)."""
-    conn.send_packet(b"qSupported:xmlRegisters=arm")
-    for _ in range(8):
-        if b"PacketSize" in conn.recv_packet():
-            return
-    raise HarnessError(f"{conn.name}: no answer to qSupported; is this a gdbstub?")
-
-
 class QemuProbe(DebugProbe):
     """One QEMU gdbstub as an SWD debug probe with one Cortex-M behind it."""
 
     @classmethod
     def get_all_connected_probes(cls, unique_id=None, is_explicit=False):
-        ids = launch.local_ids() + [str(p) for p in launch.served_sockets()]
+        ids = chips.local_ids() + [str(p) for p in chips.served_sockets()]
         probes = [cls(i) for i in dict.fromkeys(ids)]
         if is_explicit and unique_id is not None and not probes:
             probe = cls.get_probe_with_id(unique_id, is_explicit)
@@ -80,11 +97,14 @@ class QemuProbe(DebugProbe):
 
     @classmethod
     def get_probe_with_id(cls, unique_id, is_explicit=False):
+        """Explicit ids (``qemu:...``) always give a probe: one that cannot be reached says so
+        when opened, instead of pyOCD waiting for it to appear."""
         try:
             kind, where = _parse(unique_id)
         except HarnessError:
             return None
-        if kind == "unix" and launch.local(where) is None and not Path(where).exists():
+        if not is_explicit and isinstance(where, str) and kind == "unix" \
+                and chips.local(where) is None and not Path(where).exists():
             return None
         return cls(unique_id)
 
@@ -92,7 +112,9 @@ class QemuProbe(DebugProbe):
         super().__init__()
         self._uid = uid
         self._kind, self._where = _parse(uid)
-        self._served: launch.Served | None = None
+        self._served: chips.Served | None = None
+        self._lock_file: chips.ChipLock | None = None
+        self._local: chips.LocalQemu | None = None
         self._rsp: RspClient | None = None
         self._board: boards.BoardSpec | None = None
         self._is_open = False
@@ -125,7 +147,7 @@ class QemuProbe(DebugProbe):
     def _known_machine(self) -> str | None:
         if self._kind == "auto":
             return str(self._where)
-        if self._kind == "unix" and (loc := launch.local(str(self._where))):
+        if self._kind == "unix" and (loc := chips.local(str(self._where))):
             return loc.machine
         return None
 
@@ -173,10 +195,16 @@ class QemuProbe(DebugProbe):
             return
         try:
             sock, machine = self._connect_gdbstub()
-            conn = RspConnection(sock, 5.0, name=f"{self.unique_id} gdbstub")
-            _sync(conn)
-            self._rsp = RspClient(conn)
-            self._rsp.handshake()
+            # the handshake skips what QEMU sends on (re)connection (an old stop reply)
+            self._rsp = RspClient(RspConnection(sock, REPLY_TIMEOUT,
+                                                name=f"{self.unique_id} gdbstub"))
+            try:
+                self._rsp.handshake()
+            except HarnessError as exc:
+                raise ProbeUnreachable(
+                    f"probe {self.unique_id}: the gdbstub at {self._where_text()} accepted the "
+                    f"connection but did not answer the handshake ({exc}). {ONE_CLIENT}"
+                    f"{self._qemu_report()}") from None
             if machine is None:
                 self._board = boards.detect(self._rsp.monitor("info mtree -f"))
             else:
@@ -195,26 +223,89 @@ class QemuProbe(DebugProbe):
         self._is_open = True
         boards.register_targets()
 
-    def _connect_gdbstub(self) -> tuple[socket.socket, str | None]:
-        if self._kind == "auto":
-            self._served = launch.serve(str(self._where))
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(str(self._served.gdb))
-            return s, str(self._where)
-        if self._kind == "unix":
-            loc = launch.local(str(self._where))
-            if loc is not None:
-                return loc.sock, loc.machine
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _where_text(self) -> str:
+        if isinstance(self._where, tuple):
+            return f"{self._where[0]}:{self._where[1]}"
+        return str(self._served.gdb if self._served is not None else self._where)
+
+    def _qemu_report(self) -> str:
+        """What became of the QEMU behind this probe, when we can know (else "")."""
+        if self._served is not None:
+            report = self._served.exit_report()
+            return f"; {report}" if report else ""
+        if self._local is not None and self._local.diagnosis is not None:
             try:
-                s.connect(str(self._where))
-            except OSError as exc:
-                s.close()
-                raise exceptions.ProbeError(f"{self.unique_id}: cannot connect to the gdbstub "
-                                            f"({exc})") from None
-            return s, None
-        host, port = self._where  # type: ignore[misc]
-        s = socket.create_connection((host, port), timeout=5.0)
+                return f"; {self._local.diagnosis()}"
+            except Exception:  # noqa: BLE001 (a report must not hide the error it explains)
+                return ""
+        if self._kind == "unix" and chips.lock_path(str(self._where)) is not None:
+            # a chip served by a launcher in another process: QEMU's own words, if it left any
+            log = Path(str(self._where)).with_name("qemu.log")
+            try:
+                said = log.read_text(errors="replace").strip().splitlines()[-5:]
+            except OSError:
+                said = []
+            if said:
+                return "; QEMU's log (" + str(log) + "):\n  " + "\n  ".join(said)
+        return ""
+
+    def _take_lock(self, gdb_socket: str) -> None:
+        """Hold the chip's lock file while open, or fail at once naming the holder."""
+        path = chips.lock_path(gdb_socket)
+        if path is None:
+            return
+        lock = chips.ChipLock(path)
+        try:
+            holder = lock.acquire()
+        except OSError as exc:
+            raise ProbeUnreachable(f"probe {self.unique_id} cannot be reached: its run dir "
+                                   f"{path.parent} is not usable ({exc})") from None
+        if holder is not None:
+            raise ProbeBusy(f"probe {self.unique_id} is busy (held by {holder}); "
+                            f"QEMU's gdbstub serves one debugger at a time: close that one "
+                            f"first")
+        self._lock_file = lock
+
+    def _unix_connect(self, path: str, tried: list[str]) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(CONNECT_TIMEOUT)
+        try:
+            s.connect(path)
+        except OSError as exc:
+            s.close()
+            why = ("it does not exist (no emulated chip there: start one with python -m "
+                   "harness.probes.launch; pyocd list shows running ones)"
+                   if isinstance(exc, FileNotFoundError) else
+                   f"connecting to it failed: {exc.strerror or exc}")
+            tried.append(f"the unix socket {path}: {why}")
+            raise ProbeUnreachable(f"probe {self.unique_id} cannot be reached; tried "
+                                   f"{'; '.join(tried)}{self._qemu_report()}") from None
+        return s
+
+    def _connect_gdbstub(self) -> tuple[socket.socket, str | None]:
+        tried: list[str] = []
+        if self._kind == "auto":
+            self._served = chips.serve(str(self._where))
+            self._take_lock(str(self._served.gdb))
+            return self._unix_connect(str(self._served.gdb), tried), str(self._where)
+        if self._kind == "unix":
+            path = str(self._where)
+            loc = chips.local(path)
+            if loc is not None:
+                self._local = loc
+                self._take_lock(path)
+                return loc.sock, loc.machine
+            tried.append("the emulated chips of this process (none under that path)")
+            self._take_lock(path)
+            return self._unix_connect(path, tried), None
+        assert isinstance(self._where, tuple)
+        host, port = self._where
+        try:
+            s = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        except OSError as exc:
+            raise ProbeUnreachable(f"probe {self.unique_id} cannot be reached; tried TCP "
+                                   f"{host}:{port} for {CONNECT_TIMEOUT:.0f} s: "
+                                   f"{exc.strerror or exc}") from None
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s, None
 
@@ -226,15 +317,24 @@ class QemuProbe(DebugProbe):
         if self._rsp is not None:
             self._rsp.close()
             self._rsp = None
+        self._local = None
         if self._served is not None:
             self._served.close()
             self._served = None
+        if self._lock_file is not None:
+            self._lock_file.release()
+            self._lock_file = None
 
     # -- target control ----------------------------------------------------------------------
     def connect(self, protocol=None) -> None:
         self._protocol = DebugProbe.Protocol.SWD
-        if self.session is not None and not self.session.options.is_set("reset.post_delay"):
-            self.session.options["reset.post_delay"] = 0.0  # an emulated reset is instant
+        if self.session is None:
+            return
+        # An emulated reset is instant and the core answers at once: no delay after it, and no
+        # polling of DHCSR until S_RESET_ST clears (pyOCD sleeps 10 ms between two polls).
+        for option in ("reset.post_delay", "reset.core_recover.timeout"):
+            if not self.session.options.is_set(option):
+                self.session.options[option] = 0.0
 
     def disconnect(self) -> None:
         self._protocol = None
@@ -248,15 +348,16 @@ class QemuProbe(DebugProbe):
     def reset(self) -> None:
         """nRESET pulse: a system reset (honours DEMCR.VC_CORERESET)."""
         with self._guard():
-            self.unit._reset()
+            self._open_unit().system_reset()
 
     def assert_reset(self, asserted: bool) -> None:
         with self._guard():
+            unit = self._open_unit()
             if asserted and not self._reset_asserted:
-                if self.core.running:
-                    self.core.halt()
+                if unit.core.running:
+                    unit.core.halt()
             elif not asserted and self._reset_asserted:
-                self.unit._reset()
+                unit.system_reset()
             self._reset_asserted = asserted
 
     def is_reset_asserted(self) -> bool:
@@ -294,8 +395,13 @@ class QemuProbe(DebugProbe):
         return None
 
     # -- errors ------------------------------------------------------------------------------
-    def _guard(self):
+    def _guard(self) -> _Guard:
         return _Guard(self)
+
+    def _open_unit(self) -> DebugUnit:
+        if not self._is_open or self.unit is None:
+            raise ProbeGone(f"{self.unique_id}: probe is not open")
+        return self.unit
 
 
 class _Guard:
@@ -305,19 +411,15 @@ class _Guard:
         self.probe = probe
 
     def __enter__(self) -> None:
-        if not self.probe._is_open or self.probe.unit is None:
-            raise ProbeGone(f"{self.probe.unique_id}: probe is not open")
+        self.probe._open_unit()
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc is None or isinstance(exc, exceptions.Error):
-            return False
+            return
         if isinstance(exc, (HarnessError, OSError)):
-            served = self.probe._served
-            why = str(exc)
-            if served is not None and served.proc.poll() is not None:
-                why += f" (QEMU exited with code {served.proc.returncode})"
-            raise ProbeGone(f"{self.probe.unique_id}: {why}") from exc
-        return False
+            raise ProbeGone(f"{self.probe.unique_id}: {exc}{self.probe._qemu_report()}") \
+                from exc
 
 
 class QemuMemoryInterface(MemoryInterface):
@@ -328,30 +430,53 @@ class QemuMemoryInterface(MemoryInterface):
 
     @property
     def unit(self) -> DebugUnit:
-        return self.probe.unit  # type: ignore[return-value]
+        return self.probe._open_unit()
 
     @property
     def core(self) -> GdbCore:
-        return self.probe.core  # type: ignore[return-value]
+        return self.probe._open_unit().core
+
+    # the debug space (0xE0000000 and up): whole aligned words, whatever the access width
+    def _debug_word(self, addr: int) -> int:
+        word = self.unit.read32(addr)
+        if word is None:  # a QEMU register: its SCS answers word reads only
+            word = int.from_bytes(self.core.read(addr, 4), "little")
+        return word
+
+    def _debug_bytes(self, addr: int, length: int) -> bytes:
+        first, end = addr & ~3, (addr + length + 3) & ~3
+        data = b"".join(self._debug_word(a).to_bytes(4, "little") for a in range(first, end, 4))
+        return data[addr - first:addr - first + length]
+
+    def _debug_write(self, addr: int, data: int, size: int) -> None:
+        if size == 4 and addr & 3 == 0:
+            if not self.unit.write32(addr, data):
+                self.core.write(addr, data.to_bytes(4, "little"), 4)
+            return
+        if self.unit.handles(addr & ~3):  # an emulated register: merge into its word
+            shift = 8 * (addr & 3)
+            mask = ((1 << (8 * size)) - 1) << shift
+            word = self._debug_word(addr & ~3) & ~mask | (data << shift) & mask
+            self.unit.write32(addr & ~3, word)
+            return
+        self.core.write(addr, data.to_bytes(size, "little"), size)  # strb/strh by the core
 
     # single transfers
     def write_memory(self, addr, data, transfer_size=32, **attrs) -> None:
         size = transfer_size // 8
+        data &= (1 << transfer_size) - 1
         with self.probe._guard():
-            if addr >= DEBUG_SPACE and size == 4 and self.unit.write32(addr, data):
+            if addr >= DEBUG_SPACE:
+                self._debug_write(addr, data, size)
                 return
-            self.core.write(addr, (data & ((1 << transfer_size) - 1)).to_bytes(size, "little"),
-                            size)
+            self.core.write(addr, data.to_bytes(size, "little"), size)
 
     def read_memory(self, addr, transfer_size=32, now=True, **attrs):
         size = transfer_size // 8
         with self.probe._guard():
-            value = None
             if addr >= DEBUG_SPACE:
-                word = self.unit.read32(addr & ~3)
-                if word is not None:
-                    value = word >> (8 * (addr & 3)) & ((1 << transfer_size) - 1)
-            if value is None:
+                value = int.from_bytes(self._debug_bytes(addr, size), "little")
+            else:
                 value = int.from_bytes(self.core.read(addr, size), "little")
         return value if now else (lambda: value)
 
@@ -359,27 +484,32 @@ class QemuMemoryInterface(MemoryInterface):
     def read_memory_block32(self, addr, size, **attrs):
         with self.probe._guard():
             if addr >= DEBUG_SPACE:
-                return [self.read_memory(addr + 4 * i) for i in range(size)]
+                return list(struct.unpack(f"<{size}I", self._debug_bytes(addr, 4 * size)))
             return list(struct.unpack(f"<{size}I", self.core.read(addr, 4 * size)))
 
     def write_memory_block32(self, addr, data, **attrs) -> None:
         with self.probe._guard():
             if addr >= DEBUG_SPACE:
                 for i, v in enumerate(data):
-                    self.write_memory(addr + 4 * i, v)
+                    self._debug_write(addr + 4 * i, v, 4)
                 return
             self.core.write(addr, struct.pack(f"<{len(data)}I", *data), 4)
 
     def read_memory_block8(self, addr, size, **attrs):
         with self.probe._guard():
             if addr >= DEBUG_SPACE:
-                return [self.read_memory(addr + i, 8) for i in range(size)]
+                return list(self._debug_bytes(addr, size))
             return list(self.core.read(addr, size))
 
     def write_memory_block8(self, addr, data, **attrs) -> None:
         with self.probe._guard():
             if addr >= DEBUG_SPACE:
+                if addr & 3 == 0 and len(data) % 4 == 0:  # whole words: word writes
+                    for i in range(0, len(data), 4):
+                        self._debug_write(addr + i, int.from_bytes(bytes(data[i:i + 4]),
+                                                                   "little"), 4)
+                    return
                 for i, v in enumerate(data):
-                    self.write_memory(addr + i, v, 8)
+                    self._debug_write(addr + i, v, 1)
                 return
             self.core.write(addr, bytes(data), 1)

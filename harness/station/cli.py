@@ -1,28 +1,36 @@
 """``harness station run`` and ``harness report``.
 
 Wire into ``harness/cli.py`` with ``harness.station.cli.add_commands(sub)``; each subcommand
-sets ``func(args) -> int`` like the others. Also runnable alone: ``python -m harness.station.cli``.
+sets ``func(args) -> int`` like the others.
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-
-from ..errors import HarnessError
 
 
 # -- live progress -------------------------------------------------------------------------
+@dataclass
+class SlotRow:
+    """One slot's line of the live table."""
+
+    serial: str = "-"
+    done: int = 0
+    total: int = 0
+    state: str = "idle"
+
+
 class LiveProgress:
     """Station events → a live per-slot table on a terminal, else one line per event."""
 
     def __init__(self, slots: list[int], out=None) -> None:
         self.out = out or sys.stdout
-        self.rows = {s: {"serial": "-", "done": 0, "total": 0, "state": "idle"} for s in slots}
+        self.rows = {s: SlotRow() for s in slots}
         self.lock = threading.Lock()
         self.live = None
         if self.out.isatty():
@@ -37,7 +45,7 @@ class LiveProgress:
         for col in ("slot", "serial", "tests", "state"):
             t.add_column(col)
         for s, r in sorted(self.rows.items()):
-            t.add_row(str(s), r["serial"], f"{r['done']}/{r['total'] or '?'}", r["state"])
+            t.add_row(str(s), r.serial, f"{r.done}/{r.total or '?'}", r.state)
         return t
 
     def __call__(self, event: str, data: dict) -> None:
@@ -45,19 +53,18 @@ class LiveProgress:
 
         with self.lock:
             if event == "start":
-                self.rows[data["slot"]] = {"serial": shown(data["serial"]), "done": 0,
-                                           "total": 0, "state": "testing"}
+                self.rows[data["slot"]] = SlotRow(serial=shown(data["serial"]), state="testing")
                 self._line(f"slot {data['slot']}: start {shown(data['serial'])}"
                            + (f" (attempt {data['attempt']})" if data["attempt"] > 1 else ""))
             elif event == "progress":
                 row = self.rows[data["slot"]]
                 if data.get("event") == "collected":
-                    row["total"] = data["total"]
+                    row.total = data["total"]
                 elif data.get("event") == "test":
-                    row["done"] += 1
+                    row.done += 1
             elif event == "end":
                 r = data["result"]
-                self.rows[r.slot]["state"] = r.outcome
+                self.rows[r.slot].state = r.outcome
                 self._line(f"{r.outcome.upper():5} {shown(r.serial)}  slot {r.slot}  "
                            f"{r.seconds:6.2f} s  run {r.run_id}"
                            + (f"  {r.reason}" if r.reason else ""), force=True)
@@ -191,19 +198,3 @@ def add_commands(sub) -> None:
     rep.add_argument("--product", help="only this product")
     rep.add_argument("--json", type=int, metavar="RUN_ID", help="export one run as JSON")
     rep.set_defaults(func=cmd_report)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="harness")
-    p.add_argument("--targets-dir", default="targets", help="target YAML directory")
-    add_commands(p.add_subparsers(dest="cmd", required=True))
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

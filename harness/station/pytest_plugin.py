@@ -10,7 +10,6 @@ Only pytest is imported at start-up; the record store, pydantic and SQLAlchemy l
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _root(config: pytest.Config) -> Path:
-    return Path(config.rootpath)
+    from ..plugin import settings
+
+    return settings(config).root
 
 
 def _targets_dir(config: pytest.Config) -> Path:
-    return _root(config) / config.getini("harness_targets_dir")
+    from ..plugin import settings
+
+    return settings(config).targets_dir
 
 
 def db_url(config: pytest.Config) -> str:
@@ -158,8 +161,3 @@ def pytest_runtest_call(item: pytest.Item):
         raise first
     return result
 
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)

@@ -11,10 +11,12 @@ import json
 import os
 import socket
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import CursorResult, Engine, func, select
 
 from . import records as R
 from .limits import LimitSet, Verdict
@@ -43,6 +45,13 @@ def harness_git(root: Path) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def new_id(result: CursorResult[Any]) -> int:
+    """The id a single-row INSERT gave its row (its table's autoincrement primary key)."""
+    key = result.inserted_primary_key
+    assert key is not None, "not a single-row INSERT of a table with a primary key"
+    return key[0]
+
+
 def check_serial(serial: str) -> str:
     """A serial number is stored verbatim, but must be text: refuse bytes that are not UTF-8."""
     try:
@@ -69,7 +78,7 @@ class Recorder:
         lim = info.limits
         with engine.begin() as conn:
             attempt = R.next_run_attempt(conn, info.serial)
-            run_id = conn.execute(R.runs.insert().values(
+            run_id = new_id(conn.execute(R.runs.insert().values(
                 serial=info.serial, product=info.product, part_number=info.part_number,
                 station=info.station, slot=info.slot, operator=info.operator, attempt=attempt,
                 harness_version=__version__, harness_git=git,
@@ -77,7 +86,7 @@ class Recorder:
                 limits_version=lim.version if lim else None,
                 limits_sha256=lim.sha256 if lim else None,
                 host=socket.gethostname(), pid=os.getpid(), started_ms=R.now_ms(),
-            )).inserted_primary_key[0]
+            )))
         return cls(engine, run_id, info)
 
     # -- steps (test attempts) ---------------------------------------------------------------
@@ -85,13 +94,13 @@ class Recorder:
         with self.engine.begin() as conn:
             n = conn.execute(select(func.count()).select_from(R.steps).where(
                 (R.steps.c.run_id == self.run_id) & (R.steps.c.nodeid == nodeid))).scalar()
-            return conn.execute(R.steps.insert().values(
+            return new_id(conn.execute(R.steps.insert().values(
                 run_id=self.run_id, nodeid=nodeid, attempt=int(n or 0) + 1,
-                started_ms=R.now_ms())).inserted_primary_key[0]
+                started_ms=R.now_ms())))
 
     def end_step(self, step_id: int, outcome: str, message: str = "", *,
                  instruments: dict[str, str] | None = None,
-                 files: list[tuple[str, Path]] = ()) -> None:
+                 files: Sequence[tuple[str, Path]] = ()) -> None:
         """The end of a test attempt, with what it saw (instruments) and left (files): one
         transaction."""
         rows = []
@@ -115,12 +124,12 @@ class Recorder:
     def measurement(self, step_id: int | None, verdict: Verdict, limits_sha256: str) -> int:
         lim = verdict.limit
         with self.engine.begin() as conn:
-            return conn.execute(R.measurements.insert().values(
+            return new_id(conn.execute(R.measurements.insert().values(
                 run_id=self.run_id, step_id=step_id, name=lim.name,
                 value=R.float_or_none(verdict.value), value_text=repr(verdict.value),
                 unit=lim.unit, low=lim.low, high=lim.high, marginal=lim.marginal,
                 outcome=verdict.outcome, limits_sha256=limits_sha256, taken_ms=R.now_ms(),
-            )).inserted_primary_key[0]
+            )))
 
     def dut(self, step_id: int | None, *, name: str, target: str, world: str,
             firmware_path: str, firmware_sha256: str, firmware_version: str) -> None:

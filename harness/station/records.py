@@ -248,7 +248,6 @@ def _create(engine: Engine) -> None:
     except (OperationalError, ProgrammingError) as exc:
         raise RecordError(f"{where}: cannot open the record store: "
                           f"{str(exc.orig).strip() or exc}") from None
-    return engine
 
 
 # -- reading ------------------------------------------------------------------------------

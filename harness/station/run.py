@@ -27,8 +27,16 @@ _STEP = pytest.StashKey[int]()
 
 
 def _results(config: pytest.Config) -> Path:
-    opt = config.getoption("results")
-    return Path(opt) if opt else Path(config.rootpath) / config.getini("harness_results")
+    from ..plugin import settings
+
+    return settings(config).results
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Written whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
 
 
 class StationRun:
@@ -70,7 +78,9 @@ class StationRun:
             info["serial"].encode("utf-8")
         except UnicodeEncodeError:
             raise HarnessError(f"--serial {info['serial']!r}: not valid UTF-8") from None
-        root = Path(config.rootpath)
+        from ..plugin import settings
+
+        root = settings(config).root
 
         def opening() -> Recorder:
             # importing SQLAlchemy, opening the store and asking git cost ~0.2 s: done in the
@@ -151,7 +161,7 @@ class StationRun:
         self.recorder.dut(item.stash.get(_STEP, None), name=dut.name, target=dut.target.name,
                           world=dut.world, firmware_path=str(dut.image.path),
                           firmware_sha256=dut.image.sha256,
-                          firmware_version=str(dut.running_version))
+                          firmware_version=dut.identity)
 
     # -- the end -----------------------------------------------------------------------------
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -170,7 +180,6 @@ class StationRun:
         self.recorder.end(outcome, tests=tests, failed=c["failed"], errors=c["error"])
         result = {"run_id": self.recorder.run_id, "serial": self.recorder.info.serial,
                   "outcome": outcome, **c, "seconds": time.monotonic() - self._t0}
-        from .pytest_plugin import write_json
 
         write_json(self.results / "result.json", result)
         self._emit({"event": "end", **result})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import qemu_process
+from harness.emu import process as qemu_process
 from harness.errors import ConsoleTimeout, DutFault, FirmwareError, ToolMissing
 
 pytestmark = pytest.mark.targets("qsm-washer")
@@ -42,7 +42,7 @@ def test_close_leaves_no_process_socket_or_fd(dut_factory):
     before_children, before_fds = _children(), _fds()
     d = dut_factory()
     rundir = d.backend.process.rundir
-    pid = d.backend.process.pid
+    pid = d.backend.pid
     assert pid in _children() and rundir.exists()
     assert any(p.suffix == ".sock" for p in rundir.iterdir())
     d.close()
@@ -54,7 +54,7 @@ def test_close_leaves_no_process_socket_or_fd(dut_factory):
 
 def test_two_duts_at_once_are_independent(dut_factory):
     a, b = dut_factory(name="left"), dut_factory(name="right")
-    assert a.backend.process.pid != b.backend.process.pid
+    assert a.backend.pid != b.backend.pid
     a.symbols["stimulus.plant_enabled"] = 0
     a.command("start cotton")
     assert "state=FILL" in a.command("status")
@@ -92,8 +92,9 @@ def test_version_mismatch_between_chip_and_elf_is_an_error(dut, tmp_path):
     raw[at + 6] ^= 0x01  # patch level differs
     other = tmp_path / "other.elf"
     other.write_bytes(bytes(raw))
-    liar = Dut(target=dut.target, image=load_image(other), world="qemu", backend=dut.backend,
-               memory=dut.memory, execution=dut.execution, consoles=dut.consoles)
+    liar = Dut(target=dut.target, image=load_image(other, "fw_version"), world="qemu",
+               backend=dut.backend, memory=dut.memory, execution=dut.execution,
+               consoles=dut.consoles)
     with pytest.raises(FirmwareError, match="the chip runs washer 1.3.0 .* but the ELF"):
         liar.check_version()
 
@@ -114,17 +115,16 @@ def test_bad_machine_is_an_error_with_qemu_message(target, monkeypatch):
     rundir.rmdir()
 
 
-def test_raw_uart_channel_is_a_loopback_tcp_url(target):
+def test_raw_uart_channel_is_a_loopback_tcp_url(target, harness_manager):
     """A ``raw`` UART (e.g. SLCAN) is served by QEMU on an ephemeral port, Nagle off."""
     import socket
 
     from harness.backends.qemu import open_dut
-    from harness.firmware import load_image
 
     consoles = dict(target.consoles)
     consoles["can"] = consoles["shell"].model_copy(update={"uart": 1, "kind": "raw"})
     t = target.model_copy(update={"consoles": consoles})
-    dut = open_dut(t, load_image(Path(target.source).parents[1] / target.firmware.elf))
+    dut = open_dut(t, harness_manager.image(target))  # built when stale, like any test's
     try:
         assert "channels" in dut.capabilities
         assert dut.console.name.endswith("/shell")

@@ -15,7 +15,7 @@ INNER = """
 def test_uptime(dut, request):
     st = dict(kv.split("=") for kv in dut.command("status").split())
     request.node.user_properties.append(("t", st["t"]))
-    print("PID", dut.backend.process.pid)
+    print("PID", dut.backend.pid)
 """
 
 
@@ -87,9 +87,10 @@ def test_cli_targets_check_and_elf(dut):
     assert "qsm-washer" in out.stdout and "lm3s6965evb" in out.stdout
     out = subprocess.run(harness + ["check"], capture_output=True, text=True)
     assert out.returncode == 0 and "ok    qsm-washer" in out.stdout
-    out = subprocess.run(harness + ["elf", str(dut.image.path)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(harness + ["image", str(dut.image.path), "--version-symbol",
+                                    "fw_version"], capture_output=True, text=True, check=True)
     assert dut.image.sha256 in out.stdout and str(dut.image.version) in out.stdout
+    assert "format   elf" in out.stdout
 
 
 def test_cli_console_boots_and_answers(tmp_path):

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.config import TargetCatalog, load_target
+from harness.config import Target, TargetCatalog, load_target
 from harness.errors import ConfigError, UnknownTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,10 @@ def write(tmp_path: Path, name: str, data) -> Path:
 
 
 def washer_dict() -> dict:
-    return yaml.safe_load(WASHER.read_text())
+    """The washer's target as a dict, its board's fields written out (as a target without a
+    board profile would have them)."""
+    raw = yaml.safe_load(WASHER.read_text())
+    return dict(Target._from_board(raw))
 
 
 def test_washer_target_loads():
@@ -53,7 +56,7 @@ def test_wrong_type_says_what_was_expected(tmp_path):
 def test_missing_field(tmp_path):
     d = washer_dict()
     del d["firmware"]["elf"]
-    with pytest.raises(ConfigError, match=r"firmware\.elf.*Field required"):
+    with pytest.raises(ConfigError, match=r"'firmware'.*give the image path as 'image'"):
         load_target(write(tmp_path, "qsm-washer", d))
 
 
@@ -123,3 +126,29 @@ def test_missing_svd_names_file_and_field(tmp_path):
     with pytest.raises(ConfigError, match=r"qsm-washer\.yaml: field 'svd': no such file "
                                           r".*nope\.svd"):
         load_target(write(tmp_path / "targets", "qsm-washer", d))
+
+
+def test_a_board_fills_what_the_target_leaves_out(tmp_path):
+    d = washer_dict()
+    for key in ("cpu", "memory", "qemu", "svd"):
+        d.pop(key, None)
+    d["board"] = "lm3s6965evb"
+    t = load_target(write(tmp_path, "qsm-washer", d))
+    assert t.cpu == "cortex-m3" and t.qemu is not None and t.qemu.machine == "lm3s6965evb"
+    assert [(r.kind, r.start, r.size) for r in t.memory] == [
+        ("flash", 0, 0x40000), ("ram", 0x20000000, 0x10000)]
+    assert t.qemu.uart_drain and len(t.qemu.reset_writes) > 50  # QEMU's quirks, not the chip's
+    d["memory"] = [{"name": "sram", "kind": "ram", "start": 0x20000000, "size": 0x1000},
+                   {"name": "flash", "kind": "flash", "start": 0, "size": 0x1000}]
+    d["qemu"] = {"ram_fill": 0xDEADBEEF}
+    t = load_target(write(tmp_path, "qsm-washer", d))
+    assert t.memory[0].size == 0x1000 and t.qemu.ram_fill == 0xDEADBEEF  # the target's own
+    assert t.qemu.machine == "lm3s6965evb" and t.qemu.reset_writes
+
+
+def test_unknown_board_lists_the_known_ones(tmp_path):
+    d = washer_dict()
+    d["board"] = "zx-spectrum"
+    with pytest.raises(ConfigError, match="unknown board 'zx-spectrum'; known boards: .*"
+                                          "lm3s6965evb.*harness boards"):
+        load_target(write(tmp_path, "qsm-washer", d))

@@ -65,7 +65,7 @@ def test_symbols_segments_sha(elf):
 
 
 def test_version_block(elf):
-    v = FirmwareImage(elf).version
+    v = FirmwareImage(elf, "fw_version").version
     assert v == VersionInfo("probe", "2.7.13", "abc123", "20261128T000000Z")
     assert str(v) == "probe 2.7.13 (git abc123, build 20261128T000000Z)"
 
@@ -104,8 +104,8 @@ def test_missing_and_corrupt_elf(tmp_path, elf):
     with pytest.raises(FirmwareError, match="bad.elf"):
         FirmwareImage(bad)
     txt = tmp_path / "text.elf"
-    txt.write_text("not an elf")
-    with pytest.raises(FirmwareError, match="not a valid ELF"):
+    txt.write_text("not an elf")  # the name says nothing: by content it is a raw binary
+    with pytest.raises(FirmwareError, match="text.elf: a raw binary.*needs 'load_address'"):
         FirmwareImage(txt)
     truncated = tmp_path / "trunc.elf"
     truncated.write_bytes(elf.read_bytes()[:200])
@@ -119,7 +119,8 @@ def test_no_version_block(tmp_path):
     subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m3", "-mthumb", "-nostdlib",
                     "-Wl,-e,_start", "-o", str(d / "n.elf"), str(d / "n.c")], check=True)
     with pytest.raises(FirmwareError, match="no version block"):
-        _ = FirmwareImage(d / "n.elf").version
+        _ = FirmwareImage(d / "n.elf", "fw_version").version
+    assert FirmwareImage(d / "n.elf").version is None  # no contract asked for: none needed
 
 
 def test_load_image_caches_until_file_changes(elf, tmp_path):

@@ -26,8 +26,8 @@ def test_target_fixture_is_parametrized_and_filtered_by_marker(pytester):
     pytester.makepyfile("""
         import pytest
 
-        def test_any(target):
-            assert target.name.startswith("qsm-")
+        def test_any(target, harness_settings):
+            assert target.name in harness_settings.known_targets
 
         @pytest.mark.targets("qsm-washer")
         def test_washer_only(target):

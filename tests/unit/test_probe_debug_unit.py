@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from harness.backends.rsp import RspClient
-from harness.backends.rsp_wire import RspConnection, checksum
+from harness.emu.rsp import RspClient
+from harness.emu.rsp_wire import RspConnection, checksum
 from harness.probes import debug_unit as du
 from harness.probes.gdb_core import GdbCore, Region
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import qemu_reset, rsp_store
+from harness.backends import qemu_clean
+from harness.emu import store
 
 
 @pytest.mark.parametrize(("module", "marker", "constant", "done", "table_at"), [
-    (qemu_reset, "# The routine the core runs", "ROUTINE", "DONE", "TABLE_AT"),
-    (rsp_store, "# The routine that runs a table", "_TABLE_ROUTINE", "_TABLE_DONE",
+    (qemu_clean, "# The routine the core runs", "ROUTINE", "DONE", "TABLE_AT"),
+    (store, "# The routine that runs a table", "_TABLE_ROUTINE", "_TABLE_DONE",
      "_TABLE_AT"),
 ])
 def test_routine_bytes_match_the_documented_source(tmp_path, module, marker, constant, done,

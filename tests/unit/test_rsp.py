@@ -3,8 +3,8 @@ import threading
 
 import pytest
 
-from harness.backends.rsp import RspClient, StopReply, parse_target_xml
-from harness.backends.rsp_wire import RspConnection, checksum, decode, escape, frame
+from harness.emu.rsp import RspClient, StopReply, parse_target_xml
+from harness.emu.rsp_wire import RspConnection, checksum, decode, escape, frame
 from harness.errors import DutLost, ProtocolError
 
 
@@ -111,10 +111,11 @@ def test_timeout_and_lost_peer():
 def test_client_reads_memory_in_chunks_and_pauses_running_target():
     stub = FakeStub()
     client = RspClient(RspConnection(stub.ours, timeout=2))
-    client.running = True
     memory = bytes(range(256)) * 12  # 3072 bytes: two 'm' packets
 
     def peer():
+        assert stub.read_packet() == b"c"  # the target runs
+        stub.theirs.sendall(b"+")
         assert stub.theirs.recv(1) == b"\x03"
         stub.theirs.sendall(frame(b"T02thread:01;"))
         for _ in range(2):
@@ -127,9 +128,11 @@ def test_client_reads_memory_in_chunks_and_pauses_running_target():
 
     t = threading.Thread(target=peer)
     t.start()
+    client.cont()
+    assert client.running
     assert client.read_memory(0x1000, len(memory)) == memory
     t.join()
-    assert [p[:1] for p in stub.received] == [b"m", b"m", b"c"]
+    assert [p[:1] for p in stub.received] == [b"c", b"m", b"m", b"c"]
     assert client.running
 
 

@@ -45,17 +45,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _root(config: pytest.Config) -> Path:
-    return Path(config.rootpath)
+    from ...plugin import settings
+
+    return settings(config).root
 
 
 def _results(config: pytest.Config) -> Path:
-    opt = config.getoption("results", None)
-    if opt:
-        return Path(opt)
-    try:
-        return _root(config) / config.getini("harness_results")
-    except ValueError:
-        return _root(config) / "results"
+    from ...plugin import settings
+
+    return settings(config).results
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +75,15 @@ def rtl_blocks(request: pytest.FixtureRequest):
 def rtl_factory(request: pytest.FixtureRequest, rtl_blocks, rtl_simulator):
     """Open RTL blocks in simulators: ``rtl_factory("qsm_nec")``; all closed at the end."""
     from ...errors import ConfigError, DutLost
-    from ...session import safe_name
+    from ...settings import safe_name
     from .rtl import open_rtl
 
     config = request.config
     item = request.node
     opened = item.stash.setdefault(_OPENED, [])
-    factor = config.getoption("timeout_factor", 1.0) or 1.0
+    from ...plugin import settings
+
+    factor = settings(config).timeout_factor
     results = _results(config)
 
     def open_(name: str):

@@ -9,12 +9,16 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import DutLost, HarnessError
 from . import wire
 from .blocks import Block
 from .client import BridgeClient, BusMemory, Pins
 from .runner import SimulatorThread, build
+
+if TYPE_CHECKING:
+    from ...regs import Registers
 
 
 def _rundir_base() -> str:
@@ -41,13 +45,13 @@ class Rtl:
         self.pins = Pins(client, {n: p.direction for n, p in block.pins.items()})
         self.step = "ready"
         self.outcome: str | None = None
-        self._regs = None
+        self._regs: Registers | None = None
 
     def __repr__(self) -> str:
         return f"<Rtl {self.name} on {self.simulator}>"
 
     @property
-    def regs(self):
+    def regs(self) -> Registers:
         """Registers of the whole SVD device over this block's memory (``rtl.regs.PWM.DUTY``)."""
         if self._regs is None:
             from ...regs import Registers

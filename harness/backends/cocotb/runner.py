@@ -11,9 +11,13 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import HarnessError, ToolMissing
 from .blocks import SIMULATORS, Block
+
+if TYPE_CHECKING:
+    from cocotb_tools.runner import Runner
 
 BRIDGE_MODULE = "harness.backends.cocotb.bridge"
 
@@ -54,7 +58,7 @@ def check_simulator(simulator: str) -> None:
 _BUILD_LOCK = threading.Lock()
 
 
-def build(block: Block, simulator: str, build_root: Path):
+def build(block: Block, simulator: str, build_root: Path) -> Runner:
     """Compile the block once per worker and simulator; returns the cocotb runner."""
     from cocotb_tools.runner import get_runner
 
@@ -63,13 +67,13 @@ def build(block: Block, simulator: str, build_root: Path):
     runner = get_runner(simulator)
     log = build_dir / "build.log"
     build_dir.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(sources=block.source_paths, hdl_toplevel=block.toplevel,
-                  build_dir=build_dir, waves=True, timescale=("1ns", "1ps"), log_file=log)
-    if simulator == "verilator":
-        kwargs["build_args"] = ["-Wno-fatal"]  # waves: VCD (FST would need liblz4-dev)
+    # verilator: waves are VCD (FST would need liblz4-dev)
+    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     with _BUILD_LOCK:
         try:
-            runner.build(**kwargs)
+            runner.build(sources=block.source_paths, hdl_toplevel=block.toplevel,
+                         build_dir=build_dir, waves=True, timescale=("1ns", "1ps"),
+                         log_file=log, build_args=build_args)
         except (SystemExit, Exception) as exc:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise HarnessError(f"building RTL block {block.name!r} with {simulator} failed "
@@ -80,7 +84,7 @@ def build(block: Block, simulator: str, build_root: Path):
 class SimulatorThread(threading.Thread):
     """``runner.test()`` of the bridge in the background; keeps its outcome."""
 
-    def __init__(self, runner, block: Block, run_dir: Path, env: dict[str, str],
+    def __init__(self, runner: Runner, block: Block, run_dir: Path, env: dict[str, str],
                  testcase: str = "serve", waves: bool = True, simulator: str = "icarus") -> None:
         super().__init__(name=f"sim-{block.name}", daemon=True)
         self.runner, self.block, self.run_dir = runner, block, run_dir

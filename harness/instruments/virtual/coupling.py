@@ -88,8 +88,7 @@ class DutSignals:
         ctl_addr, reload_addr, clock = FREQ_TIMER
 
         def read() -> float:
-            with self.dut.backend.rsp.paused() if hasattr(self.dut.backend, "rsp") else \
-                    _nothing():
+            with self.dut.execution.paused() if self.dut.has("execution") else _nothing():
                 enabled = self.dut.memory.read_u32(ctl_addr) & 1
                 reload = self.dut.memory.read_u32(reload_addr)
             return clock / (2.0 * (reload + 1)) if enabled else 0.0
@@ -127,6 +126,10 @@ class BoardLoad:
 
     def current(self, outputs: dict | None) -> float:
         return 0.0 if outputs is None else self.standby
+
+    def speed_reference(self, outputs: dict | None) -> float:
+        """0–10 V analog speed reference to a motor inverter (0: the board drives none)."""
+        return 0.0
 
 
 class WasherLoad(BoardLoad):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import TYPE_CHECKING
 
-from .scpi import CommandSet, ErrorQueue, ScpiFault
+from .scpi import Call, CommandSet, ErrorQueue, ScpiFault
+
+if TYPE_CHECKING:
+    from .coupling import DutSignals
 
 
 class VirtualInstrument:
@@ -22,7 +26,7 @@ class VirtualInstrument:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.stalled = False  # a test switch: stop answering, like a hung instrument
-        self.source = None    # a coupling.DutSignals, or None (readings of a DUT that is off)
+        self.source: DutSignals | None = None  # None: readings of a DUT that is off
         self.commands = CommandSet()
         c = self.commands
         c.add("*IDN?", lambda call: self.idn)
@@ -50,11 +54,11 @@ class VirtualInstrument:
     def idn(self) -> str:
         return f"{self.maker},{self.model},{self.serial},{self.firmware}"
 
-    def _next_error(self, call) -> str:
+    def _next_error(self, call: Call) -> str:
         code, text = self.errors.pop()
         return self.error_format.format(code=code, text=text)
 
-    def couple(self, source) -> None:
+    def couple(self, source: DutSignals) -> None:
         with self.lock:
             self.source = source
 

@@ -11,7 +11,7 @@ import time
 
 from .coupling import Settling, load_for, ntc_ohms
 from .instrument import VirtualInstrument, fmt
-from .scpi import Call, CommandSet
+from .scpi import Call, CommandSet, Handler
 
 RANGES = {
     "VOLT": (0.1, 1.0, 10.0, 100.0, 1000.0),
@@ -31,7 +31,7 @@ class Keysight34461A(VirtualInstrument):
 
     def reset(self) -> None:
         self.function = "VOLT"
-        self.range = {f: None for f in RANGES}  # None = autorange
+        self.range: dict[str, float | None] = {f: None for f in RANGES}  # None = autorange
         self.nplc = {f: 10.0 for f in RANGES}
         self.last = 0.0
         self.settle = Settling(0.015)
@@ -73,24 +73,36 @@ class Keysight34461A(VirtualInstrument):
         self.nplc[func] = next(n for n in NPLCS if value <= n * 1.0001)
 
     def setup(self, c: CommandSet) -> None:
-        def configure(f):
-            def run(call):
+        def configure(f: str) -> Handler:
+            def run(call: Call) -> None:
                 self._range(f, call, 0)
                 self.function = f
             return run
 
-        def measure(f):
-            def run(call):
+        def measure(f: str) -> Handler:
+            def run(call: Call) -> str:
                 configure(f)(call)
                 self.last = self.sample()
                 return fmt(self.last)
             return run
 
-        def read(call):
+        def set_range(f: str, i: int) -> Handler:
+            return lambda call: self._range(f, call, i)
+
+        def range_q(f: str) -> Handler:
+            return lambda call: fmt(self.range[f] or 0.0)
+
+        def set_nplc(f: str) -> Handler:
+            return lambda call: self._nplc(f, call)
+
+        def nplc_q(f: str) -> Handler:
+            return lambda call: fmt(self.nplc[f])
+
+        def read(call: Call) -> str:
             self.last = self.sample()
             return fmt(self.last)
 
-        def conf_q(call):
+        def conf_q(call: Call) -> str:
             f = self.function
             rng = self.range[f] or 0.0
             name = {"VOLT": "VOLT", "CURR": "CURR", "RES": "RES"}[f]
@@ -100,13 +112,11 @@ class Keysight34461A(VirtualInstrument):
                          ("RES", "RESistance")):
             c.add(f"CONFigure:{long_}", configure(f))
             c.add(f"MEASure:{long_}?", measure(f))
-            c.add(f"[SENSe:]{long_}:RANGe[:UPPer]",
-                  lambda call, f=f: self._range(f, call, 0))
-            c.add(f"[SENSe:]{long_}:RANGe:AUTO", lambda call, f=f: self._range(f, call, 99))
-            c.add(f"[SENSe:]{long_}:RANGe[:UPPer]?",
-                  lambda call, f=f: fmt(self.range[f] or 0.0))
-            c.add(f"[SENSe:]{long_}:NPLCycles", lambda call, f=f: self._nplc(f, call))
-            c.add(f"[SENSe:]{long_}:NPLCycles?", lambda call, f=f: fmt(self.nplc[f]))
+            c.add(f"[SENSe:]{long_}:RANGe[:UPPer]", set_range(f, 0))
+            c.add(f"[SENSe:]{long_}:RANGe:AUTO", set_range(f, 99))
+            c.add(f"[SENSe:]{long_}:RANGe[:UPPer]?", range_q(f))
+            c.add(f"[SENSe:]{long_}:NPLCycles", set_nplc(f))
+            c.add(f"[SENSe:]{long_}:NPLCycles?", nplc_q(f))
         c.add("CONFigure?", conf_q)
         c.add("READ?", read)
         c.add("INITiate[:IMMediate]", lambda call: setattr(self, "last", self.sample()))

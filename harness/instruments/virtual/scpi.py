@@ -77,7 +77,9 @@ def header_regex(pattern: str) -> re.Pattern[str]:
             while j < len(pattern) and pattern[j].isalpha():
                 j += 1
             word = pattern[i:j]
-            short = re.match(r"[A-Z0-9]*", word).group(0)
+            upper = re.match(r"[A-Z0-9]*", word)
+            assert upper is not None  # a pattern that matches the empty string always matches
+            short = upper.group(0)
             long_ = word.upper()
             out.append(f"(?:{long_}|{short})" if short != long_ else long_)
             i = j
@@ -176,7 +178,9 @@ def split_params(text: str) -> list[str]:
 
 def split_units(line: str) -> list[str]:
     """A program message → its units (split on ``;`` outside quotes)."""
-    out, cur, quote = [], [], ""
+    out: list[str] = []
+    cur: list[str] = []
+    quote = ""
     for c in line:
         if quote:
             quote = "" if c == quote else quote

@@ -17,12 +17,14 @@ from .instrument import VirtualInstrument
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle(self) -> None:
-        inst: VirtualInstrument = self.server.instrument  # type: ignore[attr-defined]
+        inst = self.server.instrument
         for raw in self.rfile:
             answer = _answer(inst, raw)
             if answer is not None:
@@ -40,9 +42,15 @@ def _answer(inst: VirtualInstrument, raw: bytes) -> bytes | None:
 
 
 class _Server(socketserver.ThreadingTCPServer):
+    """Serves ``instrument`` to every connection (the handlers share it)."""
+
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+
+    def __init__(self, address: tuple[str, int], instrument: VirtualInstrument) -> None:
+        super().__init__(address, _Handler)
+        self.instrument = instrument
 
 
 class ScpiServer:
@@ -50,9 +58,10 @@ class ScpiServer:
 
     def __init__(self, instrument: VirtualInstrument, host: str = "127.0.0.1") -> None:
         self.instrument = instrument
-        self._server = _Server((host, 0), _Handler)
-        self._server.instrument = instrument  # type: ignore[attr-defined]
-        self.host, self.port = self._server.server_address[:2]
+        self._server = _Server((host, 0), instrument)
+        bound, self.port = self._server.server_address[:2]
+        assert isinstance(bound, str)  # the socket's own address, as getsockname() gives it
+        self.host = bound
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name=f"scpi-{instrument.model}-{self.port}",

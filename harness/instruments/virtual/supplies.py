@@ -63,6 +63,11 @@ class VirtualSupply(VirtualInstrument):
             raise ScpiFault(-222, f"channel {n} (this model has 1..{len(self.ch)})")
         return self.ch[n]
 
+    def channel_number(self, n: int) -> int:
+        """``n``, checked to be one of this model's channels."""
+        self.channel(n)
+        return n
+
     def set_volts(self, n: int, call: Call, i: int) -> None:
         c = self.channel(n)
         c.volts = call.number(i, lo=0.0, hi=c.max_v, keywords={"MIN": 0.0, "MAX": c.max_v,
@@ -84,7 +89,7 @@ class KeysightE36312A(VirtualSupply):
 
     def _chans(self, call: Call, i: int) -> list[int]:
         if i < len(call.params):
-            return [self.channel(n) and n for n in channel_list(call.params[i])]
+            return [self.channel_number(n) for n in channel_list(call.params[i])]
         return [self.selected]
 
     def setup(self, c: CommandSet) -> None:
@@ -104,7 +109,7 @@ class KeysightE36312A(VirtualSupply):
             text = call.param(0).upper()
             if not text.startswith("CH") or not text[2:].isdigit():
                 raise ScpiFault(-224, text)
-            self.selected = self.channel(int(text[2:])) and int(text[2:])
+            self.selected = self.channel_number(int(text[2:]))
 
         def apply(call):
             text = call.param(0).upper()
@@ -148,7 +153,7 @@ class RigolDP832(VirtualSupply):
         if i < len(call.params):
             text = call.param(i).upper()
             if text.startswith("CH") and text[2:].isdigit():
-                return self.channel(int(text[2:])) and int(text[2:])
+                return self.channel_number(int(text[2:]))
             raise ScpiFault(-224, text)
         return self.selected
 

@@ -20,7 +20,7 @@ def image(target, harness_manager):
 @pytest.fixture
 def pdut(target, image, harness_manager, request):
     """A booted washer in the pyocd world (qemu:auto), closed at the end."""
-    log_dir = harness_manager.options.results / "logs" / "pyocd"
+    log_dir = harness_manager.settings.results / "logs" / "pyocd"
     d = open_dut(target, image, name=f"pyocd-{request.node.name}"[:60], log_dir=log_dir,
                  probe="qemu:auto")
     yield d

@@ -90,8 +90,7 @@ def test_device_register_write_reaches_the_uart(pdut):
 
 def test_qemu_killed_while_connected_names_the_probe(pdut):
     uid = pdut.backend.uid
-    pdut.backend.process.proc.kill()
-    pdut.backend.process.proc.wait()
+    pdut.backend.process.kill()
     with pytest.raises(DutLost) as e:
         pdut.memory.read(0x20000000, 4)
     assert uid in str(e.value) and "died" in str(e.value)

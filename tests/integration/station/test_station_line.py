@@ -120,7 +120,7 @@ def test_html_report_renders_the_numbers_in_headless_chromium(line, tmp_path):
     tmp, _, _ = line
     db = f"sqlite:///{tmp / 'harness.db'}"
     out = tmp_path / "report.html"
-    res = subprocess.run([sys.executable, "-m", "harness.station.cli", "report", f"--db={db}",
+    res = subprocess.run([sys.executable, "-m", "harness", "report", f"--db={db}",
                           f"--out={out}"], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     dom = subprocess.run(
@@ -147,7 +147,7 @@ def test_html_report_renders_the_numbers_in_headless_chromium(line, tmp_path):
 def test_json_export_of_one_run(line):
     tmp, summary, _ = line
     run_id = summary.results[0].run_id
-    res = subprocess.run([sys.executable, "-m", "harness.station.cli", "report",
+    res = subprocess.run([sys.executable, "-m", "harness", "report",
                           f"--db=sqlite:///{tmp / 'harness.db'}", f"--json={run_id}"],
                          capture_output=True, text=True, cwd=ROOT)
     import json
@@ -162,7 +162,7 @@ def test_station_cli_reads_a_scanner_on_stdin_and_refuses_hostile_serials(tmp_pa
                           b"$(touch pwned)", b"A" * 10_000, b"W26\xff440001", b"",
                           b"W2644000202"]) + b"\n"
     res = subprocess.run(
-        [sys.executable, "-m", "harness.station.cli", "station", "run", "--product",
+        [sys.executable, "-m", "harness", "station", "run", "--product",
          "qsm-washer", "--slots", "2", "--stdin", f"--results={tmp_path}",
          "--pytest-arg=-k", "--pytest-arg=version or boot_to_ready"],
         input=scanned, capture_output=True, cwd=ROOT, timeout=600,

@@ -1,13 +1,16 @@
 """GDB remote serial protocol client (the subset QEMU's gdbstub speaks).
 
 :class:`RspClient` speaks the commands (memory, registers, run control, breakpoints, monitor)
-and tracks whether the target runs, over an :class:`~harness.backends.rsp_wire.RspConnection`
-that frames the packets.
+over an :class:`~harness.emu.rsp_wire.RspConnection` that frames the packets. It alone knows
+whether the core runs: callers read :attr:`RspClient.running`, take a stop the core reported by
+itself with :meth:`~RspClient.poll_stop` / :meth:`~RspClient.wait_stop`, and reset with
+:meth:`~RspClient.reset_halted`; nobody else reads the connection.
 
 QEMU specifics honoured here (see DESIGN.md): register packets answer empty until
 ``target.xml`` was read; no ``X``/``R``/``QStartNoAckMode``; any packet sent while the target
 runs only stops it and is dropped — so every access on a running target is halt → access →
-continue; ``m`` is capped at 2048 bytes and ``M`` by a 4095-byte line buffer.
+continue; ``m`` is capped at 2048 bytes and ``M`` by a 4095-byte line buffer; QEMU may send an
+old stop reply on (re)connection, before the answer to our first packet.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import contextlib
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import ProtocolError
+from ..errors import DutLost, ProtocolError
 from .rsp_wire import RspConnection
 
 READ_CHUNK = 2048
@@ -92,18 +95,16 @@ def parse_target_xml(documents: dict[str, str], root: str = "target.xml") -> lis
 
 
 class RspClient:
-    """GDB remote client: memory, registers, run control, breakpoints. Thread-safe."""
+    """GDB remote client: memory, registers, run control, breakpoints. Thread-safe: ``lock``
+    (re-entrant) is held for every exchange; hold it to make several calls one step."""
 
     def __init__(self, conn: RspConnection) -> None:
-        self.conn = conn
+        self._conn = conn
         self.lock = threading.RLock()
-        self.running = False
+        self._running = False
         self.registers: dict[str, Register] = {}
         self.last_stop: StopReply | None = None
         self.breakpoints: set[tuple[int, bool]] = set()  # (address, hardware) currently set
-        # [lowest, highest) address written since the owner last reset it: the only way a
-        # test can change an emulated chip's flash is through this connection.
-        self.written: tuple[int, int] | None = None
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 5.0) -> RspClient:
@@ -113,14 +114,32 @@ class RspClient:
         client.handshake()
         return client
 
+    @property
+    def name(self) -> str:
+        return self._conn.name
+
+    @property
+    def running(self) -> bool:
+        """Whether the core runs, as far as the stub has told us (see :meth:`poll_stop`)."""
+        return self._running
+
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     # -- set-up ------------------------------------------------------------------------------
-    def handshake(self) -> None:
+    def handshake(self, stale_replies: int = 8) -> None:
+        """Features, the target description and the stop state. Whatever the stub had queued
+        (an old stop reply after a reconnection) is skipped, also when it arrives after our
+        first packet."""
         with self.lock:
-            self.conn.drain()
-            self.conn.transact(b"qSupported:xmlRegisters=arm")
+            self._conn.drain()
+            reply = self._conn.transact(b"qSupported:xmlRegisters=arm")
+            for _ in range(stale_replies):
+                if b"PacketSize" in reply or b"qXfer" in reply:
+                    break
+                reply = self._conn.recv_packet()
+            else:
+                raise ProtocolError(f"{self.name}: no answer to qSupported; is this a gdbstub?")
             docs: dict[str, str] = {}
             pending = ["target.xml"]
             while pending:
@@ -129,15 +148,15 @@ class RspClient:
                 pending += [h for h in re.findall(r'href="([^"]+)"', docs[name])
                             if h not in docs]
             self.registers = {r.name: r for r in parse_target_xml(docs)}
-            stop = self.conn.transact(b"?")
+            stop = self._conn.transact(b"?")
             self.last_stop = StopReply.parse(stop)
-            self.running = False
+            self._running = False
 
     def _read_xfer(self, annex: str) -> str:
         out, offset = [], 0
         while True:
-            reply = self.conn.transact(b"qXfer:features:read:%s:%x,%x" % (annex.encode(), offset,
-                                                                         0xF00))
+            reply = self._conn.transact(b"qXfer:features:read:%s:%x,%x" % (annex.encode(),
+                                                                          offset, 0xF00))
             if not reply or reply[:1] not in (b"m", b"l"):
                 raise ProtocolError(f"gdbstub: cannot read {annex}: {reply!r}")
             out.append(reply[1:])
@@ -154,7 +173,7 @@ class RspClient:
     def paused(self) -> Iterator[None]:
         """Halt a running target for the body, then let it run again."""
         with self.lock:
-            was_running = self.running
+            was_running = self._running
             if was_running:
                 self.halt()
             try:
@@ -169,7 +188,7 @@ class RspClient:
             out = bytearray()
             while length > 0:
                 n = min(length, READ_CHUNK)
-                reply = self.conn.transact(b"m%x,%x" % (address, n))
+                reply = self._conn.transact(b"m%x,%x" % (address, n))
                 if reply[:1] == b"E" and len(reply) == 3:
                     raise ProtocolError(f"gdbstub: cannot read {n} bytes at 0x{address:08x} "
                                         f"({reply.decode()})")
@@ -182,14 +201,11 @@ class RspClient:
             return bytes(out)
 
     def write_memory(self, address: int, data: bytes) -> None:
-        if data:
-            lo, hi = self.written or (address, address + len(data))
-            self.written = (min(lo, address), max(hi, address + len(data)))
         with self.paused():
             view = memoryview(data)
             while view:
                 chunk = view[:WRITE_CHUNK]
-                reply = self.conn.transact(b"M%x,%x:%s" % (address, len(chunk),
+                reply = self._conn.transact(b"M%x,%x:%s" % (address, len(chunk),
                                                            chunk.hex().encode()))
                 self._ok(reply, f"write of {len(chunk)} bytes at 0x{address:08x}")
                 address += len(chunk)
@@ -206,7 +222,7 @@ class RspClient:
     def read_register(self, name: str) -> int:
         reg = self._reg(name)
         with self.paused():
-            reply = self.conn.transact(b"p%x" % reg.regnum)
+            reply = self._conn.transact(b"p%x" % reg.regnum)
             if not reply or reply[:1] == b"E":
                 raise ProtocolError(f"gdbstub: cannot read register {name}: {reply!r}")
             return int.from_bytes(bytes.fromhex(reply.decode()), "little")
@@ -214,72 +230,101 @@ class RspClient:
     def read_all_registers(self) -> bytes:
         """The raw ``g`` block (every register GDB numbers, target byte order)."""
         with self.paused():
-            reply = self.conn.transact(b"g")
+            reply = self._conn.transact(b"g")
             if not reply or reply[:1] == b"E":
                 raise ProtocolError(f"gdbstub: cannot read registers: {reply!r}")
             return bytes.fromhex(reply.decode())
 
     def write_all_registers(self, block: bytes) -> None:
         with self.paused():
-            self._ok(self.conn.transact(b"G" + block.hex().encode()), "write of all registers")
+            self._ok(self._conn.transact(b"G" + block.hex().encode()), "write of all registers")
 
     def write_register(self, name: str, value: int) -> None:
         reg = self._reg(name)
         raw = (value & ((1 << reg.bitsize) - 1)).to_bytes(reg.bitsize // 8, "little")
         with self.paused():
-            self._ok(self.conn.transact(b"P%x=%s" % (reg.regnum, raw.hex().encode())),
+            self._ok(self._conn.transact(b"P%x=%s" % (reg.regnum, raw.hex().encode())),
                      f"write of register {name}")
 
     # -- run control -------------------------------------------------------------------------
     def cont(self) -> None:
         with self.lock:
-            if not self.running:
-                self.conn.send_packet(b"c")
-                self.running = True
+            if not self._running:
+                self._conn.send_packet(b"c")
+                self._running = True
 
     def halt(self, timeout: float | None = None) -> StopReply:
         with self.lock:
-            if not self.running:
+            if not self._running:
                 return self.last_stop or StopReply("T", 2)
-            pending = self.conn.poll_packet()
+            pending = self._poll_packet()
             if pending is None:
-                self.conn.send_interrupt()
-                pending = self.conn.recv_packet(timeout)
+                self._conn.send_interrupt()
+                pending = self._conn.recv_packet(timeout)
             return self._stopped(pending)
 
     def step(self) -> StopReply:
         with self.lock:
-            if self.running:
+            if self._running:
                 self.halt()
-            self.conn.send_packet(b"s")
-            return self._stopped(self.conn.recv_packet())
+            self._conn.send_packet(b"s")
+            return self._stopped(self._conn.recv_packet())
+
+    def poll_stop(self) -> StopReply | None:
+        """Without waiting: the stop reply of a running core that stopped by itself (a
+        breakpoint), else None (also when the core was not running)."""
+        with self.lock:
+            if not self._running:
+                return None
+            pkt = self._poll_packet()
+            return None if pkt is None else self._stopped(pkt)
 
     def wait_stop(self, timeout: float) -> StopReply | None:
         """Wait for a running target to stop by itself (breakpoint); None on timeout."""
         with self.lock:
-            if not self.running:
+            if not self._running:
                 return self.last_stop
             try:
-                return self._stopped(self.conn.recv_packet(timeout))
+                return self._stopped(self._conn.recv_packet(timeout))
             except ProtocolError:
                 return None
 
+    def reset_halted(self, reset: Callable[[], object] | None = None) -> None:
+        """System reset, the core left stopped at its reset vector: halt it if it runs, reset
+        (``reset``, e.g. QMP ``system_reset``; default ``monitor system_reset``), then take the
+        stop reply that may or may not follow a reset."""
+        with self.lock:
+            if self._running:
+                self.halt()
+            if reset is None:
+                self.monitor("system_reset")
+            else:
+                reset()
+            self._conn.drain()
+            self._running = False
+
+    def _poll_packet(self) -> bytes | None:
+        try:
+            return self._conn.poll_packet()
+        except OSError as exc:
+            raise DutLost(f"{self.name}: connection lost ({exc})") from None
+
     def _stopped(self, packet: bytes) -> StopReply:
         self.last_stop = StopReply.parse(packet)
-        self.running = False
+        self._running = False
         return self.last_stop
 
     def set_breakpoint(self, address: int, hardware: bool = True) -> None:
         with self.paused():
             kind = b"1" if hardware else b"0"
-            self._ok(self.conn.transact(b"Z%s,%x,2" % (kind, address)),
+            self._ok(self._conn.transact(b"Z%s,%x,2" % (kind, address)),
                      f"breakpoint at 0x{address:08x}")
             self.breakpoints.add((address, hardware))
 
     def clear_breakpoint(self, address: int, hardware: bool = True) -> None:
         with self.paused():
             kind = b"1" if hardware else b"0"
-            self._ok(self.conn.transact(b"z%s,%x,2" % (kind, address)),
+            self._ok(self._conn.transact(b"z%s,%x,2" % (kind, address)),
                      f"breakpoint removal at 0x{address:08x}")
             self.breakpoints.discard((address, hardware))
 
@@ -304,10 +349,10 @@ class RspClient:
     def monitor(self, command: str) -> str:
         """``monitor <command>`` (qRcmd); returns the text the stub printed."""
         with self.paused():
-            self.conn.send_packet(b"qRcmd," + command.encode().hex().encode())
+            self._conn.send_packet(b"qRcmd," + command.encode().hex().encode())
             text = []
             while True:
-                reply = self.conn.recv_packet()
+                reply = self._conn.recv_packet()
                 if reply[:1] == b"O" and reply != b"OK":
                     text.append(bytes.fromhex(reply[1:].decode()).decode(errors="replace"))
                     continue

@@ -1,13 +1,14 @@
 """Return a running QEMU chip to power-on state — and prove it — so the next test can reuse it.
 
-The steps, each verified; any failure raises :class:`NotClean` and the caller discards the
-process (a fresh one is always correct, only slower):
+The qemu pool's clean-up procedure (:class:`Resetter`). The steps, each verified; any failure
+raises :class:`~harness.backends.clean.NotClean` and the caller discards the process (a fresh
+one is always correct, only slower):
 
 1. halt the core; drop breakpoints a test left behind;
 2. flash: hash it (QMP ``pmemsave``) against the image as ``-kernel`` laid it out — the
    image's extent always, the whole region (~0.8 ms for 256 KiB) when anything was written into
-   it through the debugger since the last check (the only way to change an emulated chip's
-   flash); re-write the differing chunks, and hash again;
+   it since the last check (:class:`WrittenSpan` hears every write of the backend's memory, the
+   only way to change an emulated chip's flash); re-write the differing chunks, and hash again;
 3. QMP ``system_reset``: the core stops at the reset vector; check sp/pc against the vector
    table and every core register against the power-on register file of a fresh process;
 4. the core runs a 40-byte routine planted at the end of RAM: it fills RAM with the target's
@@ -17,22 +18,25 @@ process (a fresh one is always correct, only slower):
    routine's space is filled too and the power-on registers restored;
 5. console: nothing of ours still unread by QEMU (else the console is stuck), everything QEMU
    sent already read, then the buffer is cleared.
+
+The proof that this works — a reused chip compared with one from a brand-new process — is
+:mod:`harness.testing.pool_proof`.
 """
 
 from __future__ import annotations
 
-import array
-import fcntl
 import hashlib
 import struct
-import termios
 import time
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..config import MemoryRegion, Target
-from ..errors import HarnessError
+from ..config import MemoryRegion, QemuWorld, Target, UartDrain
+from ..emu.sockets import unread_by_peer
 from ..firmware import VERSION_SIZE, FirmwareImage, VersionInfo
+from .clean import NotClean, reset_vectors, settle_console
+from .qemu import QemuBackend
 
 # The routine the core runs to clean itself (Thumb; tests/unit/test_qemu_reset.py assembles
 # the source below and compares):
@@ -47,20 +51,7 @@ ROUTINE = bytes.fromhex("1746884201d284c0fbe72bb11f682f40b74201d02768f9e74046494
                         "02d20cc81360fae7fee7")
 DONE, TABLE_AT = 0x26, 64
 PC, SP, XPSR = 60, 52, 64  # offsets in QEMU's M-profile ``g`` block (r0..r15, xpsr)
-SIOCOUTQ = termios.TIOCOUTQ
-FIONREAD = termios.FIONREAD
-
-
-def reset_vectors(image: FirmwareImage, target: Target) -> tuple[int, int]:
-    """Initial sp and pc from the image's vector table: at 0, or at the start of the first
-    flash region (STM32: flash at 0x08000000, aliased at 0 for boot)."""
-    base = 0 if any(s.address == 0 for s in image.segments) else target.region("flash")[0].start
-    sp, pc = struct.unpack("<II", image.read_static(base, 8))
-    return sp, pc & ~1
-
-
-class NotClean(HarnessError):
-    """The chip could not be proven to be at power-on state."""
+EVERYTHING = (0, 1 << 32)
 
 
 def _u32(block: bytes, off: int) -> int:
@@ -102,10 +93,19 @@ class FlashLayout:
         return hashlib.sha256(self.expected[lo:hi]).hexdigest()
 
 
-def queued_bytes(sock, request: int) -> int:
-    buf = array.array("i", [0])
-    fcntl.ioctl(sock.fileno(), request, buf)
-    return buf[0]
+class WrittenSpan:
+    """[lowest, highest) address written to one chip since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self.span: tuple[int, int] | None = None
+
+    def note(self, address: int, length: int) -> None:
+        lo, hi = self.span or (address, address + length)
+        self.span = (min(lo, address), max(hi, address + length))
+
+    def take(self) -> tuple[int, int] | None:
+        span, self.span = self.span, None
+        return span
 
 
 @dataclass
@@ -117,6 +117,14 @@ class Resetter:
     power_on_registers: bytes | None = None  # ``g`` block of a fresh process at -S
     version: VersionInfo | None = None  # read back from flash by the last clean
     timings: dict[str, float] = field(default_factory=dict)
+    _written: weakref.WeakKeyDictionary[QemuBackend, WrittenSpan] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
+
+    @cached_property
+    def qemu(self) -> QemuWorld:
+        if self.target.qemu is None:
+            raise NotClean(f"target {self.target.name!r} has no 'qemu' section")
+        return self.target.qemu
 
     @cached_property
     def flash(self) -> list[FlashLayout]:
@@ -126,35 +134,37 @@ class Resetter:
     def vectors(self) -> tuple[int, int]:
         return reset_vectors(self.image, self.target)
 
-    def record_power_on(self, backend) -> None:
-        """Remember a fresh (``-S``, never run) process's registers as the reference."""
+    def record_power_on(self, backend: QemuBackend) -> None:
+        """Remember a fresh (``-S``, never run) process's registers as the reference, and
+        start tracking what is written to its memory."""
         block = backend.rsp.read_all_registers()
         if (_u32(block, SP), _u32(block, PC)) != self.vectors:
             raise NotClean(f"{backend.name}: a fresh QEMU does not start at the reset vector "
                            f"(sp=0x{_u32(block, SP):08x} pc=0x{_u32(block, PC):08x})")
         if self.power_on_registers is None:
             self.power_on_registers = block
+        span = self._written[backend] = WrittenSpan()
+        backend.memory.on_write = span.note
 
-    def clean(self, backend) -> None:
+    def clean(self, backend: QemuBackend) -> None:
         t0 = time.perf_counter()
         rsp, qmp = backend.rsp, backend.qmp
         self.version = None
         if not backend.alive:
             raise NotClean(backend.diagnosis())
+        span = self._written.get(backend)
         try:
             with rsp.lock:
                 rsp.halt()
                 rsp.clear_all_breakpoints()
-                written, rsp.written = rsp.written, None
+                # an untracked chip may have had anything written: check all of its flash
+                written = span.take() if span is not None else EVERYTHING
                 for layout in self.flash:
                     self._check_flash(backend, layout, written)
-                qmp.execute("system_reset")
-                rsp.conn.drain()  # a stop reply may or may not follow the reset
-                rsp.running = False
+                rsp.reset_halted(qmp.system_reset)
                 self._check_reset(backend)
                 self._scrub_ram(backend)
                 self._settle_consoles(backend)
-                rsp.written = None
         except NotClean:
             raise
         except Exception as exc:  # a protocol error or a dead peer: not provably clean
@@ -162,23 +172,18 @@ class Resetter:
         self.timings["clean"] = time.perf_counter() - t0
 
     # -- steps -------------------------------------------------------------------------------
-    def flash_sha256(self, backend, region: MemoryRegion) -> tuple[str, bytes]:
-        path = backend.process.rundir / f"{region.name}.bin"
-        backend.qmp.execute("pmemsave", val=region.start, size=region.size, filename=str(path))
-        data = path.read_bytes()
-        path.unlink()
+    @staticmethod
+    def flash_sha256(backend: QemuBackend, region: MemoryRegion) -> tuple[str, bytes]:
+        data = backend.qmp.dump(region.start, region.size)
         return hashlib.sha256(data).hexdigest(), data
 
-    def _check_flash(self, backend, layout: FlashLayout, written) -> None:
+    def _check_flash(self, backend: QemuBackend, layout: FlashLayout,
+                     written: tuple[int, int] | None) -> None:
         region = layout.region
         touched = written is not None and written[0] < region.end and written[1] > region.start
         if not touched:
             lo, hi = layout.extent
-            path = backend.process.rundir / f"{region.name}.bin"
-            backend.qmp.execute("pmemsave", val=region.start + lo, size=hi - lo,
-                                filename=str(path))
-            dump = path.read_bytes()
-            path.unlink()
+            dump = backend.qmp.dump(region.start + lo, hi - lo)
             if hashlib.sha256(dump).hexdigest() == layout.extent_sha256:
                 self._remember_version(region.start + lo, dump)
                 return
@@ -196,7 +201,8 @@ class Resetter:
 
     def _remember_version(self, base: int, dump: bytes) -> None:
         """The version block as read back from the chip's flash in this check."""
-        sym = self.image.symbols.get(self.image.version_symbol)
+        sym = (self.image.symbols.get(self.image.version_symbol)
+               if self.image.version_symbol else None)
         self.version = None
         if sym is not None and base <= sym.address and sym.address + VERSION_SIZE <= \
                 base + len(dump):
@@ -204,7 +210,7 @@ class Resetter:
             self.version = VersionInfo.unpack(dump[off:off + VERSION_SIZE],
                                               f"{self.image.path.name}: version block in flash")
 
-    def _check_reset(self, backend) -> None:
+    def _check_reset(self, backend: QemuBackend) -> None:
         block = backend.rsp.read_all_registers()
         got = (_u32(block, SP), _u32(block, PC))
         if got != self.vectors:
@@ -215,9 +221,9 @@ class Resetter:
             raise NotClean(f"{backend.name}: core registers after reset differ from a fresh "
                            f"process's: {block.hex()} != {self.power_on_registers.hex()}")
 
-    def _scrub_ram(self, backend) -> None:
+    def _scrub_ram(self, backend: QemuBackend) -> None:
         rsp = backend.rsp
-        q = self.target.qemu
+        q = self.qemu
         regs = self.power_on_registers or rsp.read_all_registers()
         rams = self.target.region("ram")
         table = b"".join(struct.pack("<II", w.address, w.value) for w in q.reset_writes)
@@ -244,11 +250,11 @@ class Resetter:
         rsp.write_memory(base, q.ram_fill.to_bytes(4, "little") * (space // 4))
         rsp.write_all_registers(regs)
 
-    def _run(self, backend, base: int, regs: bytes, fill: tuple[int, int], drain: list,
-             table: tuple[int, int]) -> None:
+    def _run(self, backend: QemuBackend, base: int, regs: bytes, fill: tuple[int, int],
+             drain: list[UartDrain], table: tuple[int, int]) -> None:
         rsp = backend.rsp
         d = drain[0] if drain else None
-        values = [fill[0], fill[1], self.target.qemu.ram_fill,
+        values = [fill[0], fill[1], self.qemu.ram_fill,
                   d.status if d else 0, d.data if d else 0, d.mask if d else 0,
                   d.empty if d else 0, 0, table[0], table[1]]
         block = bytearray(regs)
@@ -264,77 +270,15 @@ class Resetter:
             raise NotClean(f"{backend.name}: the RAM scrub routine stopped: {stop.reason}")
 
     @staticmethod
-    def _fifo_empty(backend, drain) -> bool:
+    def _fifo_empty(backend: QemuBackend, drain: UartDrain) -> bool:
         status = int.from_bytes(backend.rsp.read_memory(drain.status, 4), "little")
         return status & drain.mask == drain.empty
 
     @staticmethod
-    def _unread_by_chip(backend) -> int:
-        return sum(queued_bytes(backend.process.consoles[n], SIOCOUTQ) for n in backend.consoles)
+    def _unread_by_chip(backend: QemuBackend) -> int:
+        return sum(unread_by_peer(backend.process.consoles[n]) for n in backend.consoles)
 
-    def _settle_consoles(self, backend) -> None:
+    @staticmethod
+    def _settle_consoles(backend: QemuBackend) -> None:
         for name, con in backend.consoles.items():
-            sock = backend.process.consoles[name]
-            if queued_bytes(sock, SIOCOUTQ):
-                raise NotClean(f"{backend.name}: console {name!r} is stuck: "
-                               f"{queued_bytes(sock, SIOCOUTQ)} bytes sent to the chip were never "
-                               f"read")
-            deadline = time.monotonic() + 0.5
-            while queued_bytes(sock, FIONREAD):
-                if time.monotonic() > deadline:
-                    raise NotClean(f"{backend.name}: console {name!r} output does not drain")
-                time.sleep(0.0005)
-            con.clear()
-
-
-# -- proof: compare a chip with one from a brand-new process ---------------------------------
-REGISTER_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc", "xpsr"]
-
-
-def snapshot(backend, target: Target) -> dict[str, dict]:
-    """Everything observable of a halted chip without side effects: core registers, every
-    memory region, and every register of the target's SVD file that can be read without side
-    effects (the device registers compared are those the SVD describes)."""
-    block = backend.rsp.read_all_registers()
-    regs = {n: _u32(block, 4 * i) for i, n in enumerate(REGISTER_NAMES)}
-    memory = {}
-    for region in target.memory:
-        if region.kind == "device":
-            continue
-        path = backend.process.rundir / f"snap-{region.name}.bin"
-        backend.qmp.execute("pmemsave", val=region.start, size=region.size, filename=str(path))
-        memory[region.name] = path.read_bytes()
-        path.unlink()
-    devices = {}
-    if target.svd is not None:
-        from ..regs import load_svd
-
-        for periph in load_svd(target.svd).peripherals.values():
-            for reg in periph.registers.values():
-                if reg.observable:
-                    devices[f"{reg.path} (0x{reg.address:08x})"] = int.from_bytes(
-                        backend.rsp.read_memory(reg.address, reg.size // 8), "little")
-    return {"registers": regs, "memory": memory, "devices": devices}
-
-
-def differences(got: dict, fresh: dict, target: Target) -> list[str]:
-    """Human-readable differences between two snapshots (empty when identical)."""
-    out = []
-    for name, value in fresh["registers"].items():
-        if got["registers"][name] != value:
-            out.append(f"register {name}: 0x{got['registers'][name]:08x}, fresh process "
-                       f"0x{value:08x}")
-    starts = {r.name: r.start for r in target.memory}
-    for name, data in fresh["memory"].items():
-        mine = got["memory"][name]
-        if mine != data:
-            diff = [i for i in range(len(data)) if mine[i] != data[i]]
-            first = diff[0]
-            out.append(f"memory {name}: {len(diff)} bytes differ, first at "
-                       f"0x{starts[name] + first:08x} (0x{mine[first]:02x}, fresh "
-                       f"0x{data[first]:02x})")
-    for addr, value in fresh["devices"].items():
-        if got["devices"][addr] != value:
-            out.append(f"device register {addr}: 0x{got['devices'][addr]:08x}, fresh "
-                       f"process 0x{value:08x}")
-    return out
+            settle_console(backend.name, name, con, backend.process.consoles[name])

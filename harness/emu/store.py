@@ -9,6 +9,7 @@ the registers it used are put back. Only for addresses outside the chip's RAM an
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from ..errors import HarnessError
 from .rsp import RspClient
@@ -19,7 +20,8 @@ _STEP_TRIES = 8
 
 
 @contextlib.contextmanager
-def _borrowed(rsp: RspClient, scratch: int, code: bytes, registers: tuple[str, ...]):
+def _borrowed(rsp: RspClient, scratch: int, code: bytes,
+              registers: tuple[str, ...]) -> Iterator[dict[str, int]]:
     """The VM halted, ``code`` planted at ``scratch``; the RAM under it and ``registers`` put
     back afterwards, whatever happens. Yields the saved register values."""
     with rsp.paused():

@@ -1,5 +1,5 @@
 """GDB remote serial protocol framing: ``$data#cs`` packets, acks, escapes and run-length
-decoding over any connected stream socket (the layer under :mod:`harness.backends.rsp`)."""
+decoding over any connected stream socket (the layer under :mod:`harness.emu.rsp`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""Firmware not written for the harness (tests/foreign): a vendor-style REPL that wants CR,
+echoes, prompts with "> " and has no version block — as an ELF, as Intel HEX only and as a raw
+binary — passes a newcomer's smoke test in both worlds, unchanged."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FOREIGN = Path(__file__).resolve().parents[1] / "foreign"
+
+WORLDS = {"qemu": [], "pyocd": ["--probe", "qemu:auto"]}
+
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+@pytest.mark.parametrize("image", ["foreign-repl", "foreign-hex", "foreign-raw"])
+def test_smoke_test_passes(pytester, world, image):
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {FOREIGN / 'targets'}
+    """)
+    shutil.copy(FOREIGN / "smoke_tests.py", pytester.path / "test_smoke.py")
+    result = pytester.runpytest_subprocess(
+        "--target", image, "--world", world, *WORLDS[world], "-rs", "-p", "no:cacheprovider",
+        "--junitxml=j.xml")
+    symbols = image == "foreign-repl"
+    result.assert_outcomes(passed=4 if symbols else 3, skipped=0 if symbols else 1)
+    if not symbols:
+        result.stdout.fnmatch_lines(["*image repl-m3.* of foreign-* has no symbols*"])
+    xml = (pytester.path / "j.xml").read_text()
+    assert 'name="firmware_version" value="none"' in xml
+    assert 'name="firmware_identity" value="sha256:' in xml
+
+
+def test_a_chip_running_something_else_is_refused(pytester, tmp_path):
+    """Without a version block the identity is the image read back from the chip."""
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {FOREIGN / 'targets'}
+    """)
+    pytester.makepyfile("""
+        import pytest
+        from harness.errors import FirmwareError
+
+        def test_other_image(dut):
+            dut.memory.write_u32(0x100, dut.memory.read_u32(0x100) ^ 1)  # flash: one bit
+            with pytest.raises(FirmwareError, match="does not hold the image .*repl-m3.elf"):
+                dut.check_version()
+    """)
+    result = pytester.runpytest_subprocess("--target", "foreign-repl", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_lf_only_host_is_told_nothing_runs(pytester):
+    """The console's newline is the target's: with LF the REPL echoes and never answers."""
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {FOREIGN / 'targets'}
+    """)
+    pytester.makepyfile("""
+        import pytest
+        from harness.errors import ConsoleTimeout
+
+        def test_lf(dut):
+            dut.console.newline = "\\n"
+            with pytest.raises(ConsoleTimeout):
+                dut.command("add 1 2", timeout=0.5)
+            dut.console.newline = "\\r"
+            assert dut.command("add 1 2") == "3"
+    """)
+    result = pytester.runpytest_subprocess("--target", "foreign-repl", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
