@@ -58,7 +58,8 @@ def _from_profiles() -> dict[str, BoardSpec]:
 
 BOARDS: dict[str, BoardSpec] = _from_profiles()
 
-_MTREE_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (rom|ram)\): (\S+)", re.M)
+_MTREE_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (rom|romd|ram)\): (\S+)",
+                       re.M)
 
 
 def detect(mtree: str) -> BoardSpec:

@@ -139,6 +139,20 @@ class ChipLock:
             os.close(fd)  # closing drops the flock
 
 
+def holder(gdb_socket: str) -> str | None:
+    """Who holds the chip behind ``gdb_socket`` right now (None: free, or not ours to tell)."""
+    path = lock_path(gdb_socket)
+    if path is None or not Path(gdb_socket).exists():
+        return None
+    lock = ChipLock(path)
+    try:
+        who = lock.acquire()
+    except OSError:
+        return None
+    lock.release()
+    return who
+
+
 # -- QEMU as a server, for pyOCD's command line ------------------------------------------------
 @dataclass
 class Served:

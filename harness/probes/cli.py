@@ -15,11 +15,15 @@ def cmd_probes(args: argparse.Namespace) -> int:
     from pyocd.core.helpers import ConnectHelper
 
     from ..bench import load_bench
+    from . import chips
 
     seen = ConnectHelper.get_all_connected_probes(blocking=False, print_wait_message=False)
     print("pyOCD sees:")
     for p in seen:
-        print(f"  {p.unique_id:48} {p.vendor_name} {p.product_name}")
+        busy = ""
+        if p.unique_id.startswith("qemu:") and (who := chips.holder(p.unique_id[5:])):
+            busy = f" [busy: held by {who}]"
+        print(f"  {p.unique_id:48} {p.vendor_name} {p.product_name}{busy}")
     if not seen:
         print("  (no probes; an emulated chip appears here while one runs, e.g. "
               "python -m harness.probes.launch)")

@@ -11,18 +11,20 @@
 * ROM table and the SCS/FPB identification registers.
 * Lockup (DHCSR.S_LOCKUP): QEMU 7.2 aborts where a Cortex-M locks up, so a core that cannot
   run is not let run. Before the core resumes or steps (and after a reset that lets it run)
-  :meth:`DebugUnit.runnable` checks that the HardFault vector (at VTOR) points at Thumb code
-  that is not erased (with a usable handler every fault is taken, so nothing locks up). If
-  not, the core enters the lockup state instead: QEMU's VM stays halted, DHCSR reads
-  S_LOCKUP without S_HALT, resume and step requests leave it there, and a halt request
-  (C_HALT) or a reset ends it — what a blank or erased part does on silicon. Flash and RAM
-  keep their contents.
+  ``lockup_check`` — :meth:`DebugUnit.runnable`, installed by the probe — checks that the
+  HardFault vector (at VTOR) points at Thumb code that is not erased (with a usable handler
+  every fault is taken, so nothing locks up). If not, the core enters the lockup state
+  instead: QEMU's VM stays halted, DHCSR reads S_LOCKUP without S_HALT, resume and step
+  requests leave it there, and a halt request (C_HALT) or a reset ends it — what a blank or
+  erased part does on silicon. Flash and RAM keep their contents.
 
 Everything else returns None from :meth:`read32` / False from :meth:`write32`: plain memory,
 forwarded by the caller.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from ..errors import ProtocolError
 from .coresight import CLASS_GENERIC, CLASS_ROM_TABLE, ROM_TABLE, component_id_words
@@ -73,6 +75,8 @@ class DebugUnit:
         self.inserted: set[int] = set()  # breakpoints the stub holds
         self.locked = False  # in the lockup state (the VM is halted underneath)
         self.lockup_reason = ""
+        # checks the core before it runs (the qemu: probe sets self.runnable); None: no check
+        self.lockup_check: Callable[[], str | None] | None = None
         self.ids: dict[int, int] = {}
         for base, part, cls in ((ROM_TABLE, 0x4C3, CLASS_ROM_TABLE),
                                 (SCS, SCS_PART.get(cpu, 0x000), CLASS_GENERIC),
@@ -100,7 +104,10 @@ class DebugUnit:
         vector (at VTOR) is blank, not Thumb code, or points at erased or absent memory — any
         fault, the first instruction of a blank chip's included, would then escalate to a
         lockup (a valid handler takes every fault, so pc need not be checked)."""
-        vtor = self.core.read_u32(VTOR) & ~0x7F
+        try:
+            vtor = self.core.read_u32(VTOR) & ~0x7F
+        except ProtocolError:
+            vtor = 0  # no VTOR (v6-M): the table is at 0
         where = f"the HardFault vector at 0x{vtor + 4 * HARDFAULT_VECTOR:08x}"
         try:
             handler = self.core.read_u32(vtor + 4 * HARDFAULT_VECTOR)
@@ -115,7 +122,7 @@ class DebugUnit:
 
     def _run_or_lock(self, step: bool = False) -> None:
         """Resume (or step) the halted core, or put it in the lockup state if it cannot run."""
-        why = self.runnable()
+        why = self.lockup_check() if self.lockup_check is not None else None
         if why is not None:
             self.locked = True
             self.lockup_reason = why

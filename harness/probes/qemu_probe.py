@@ -219,6 +219,7 @@ class QemuProbe(DebugProbe):
         self.core = GdbCore(self._rsp, [Region(*r) for r in b.writable], scratch=b.ram[0],
                             name=self.unique_id)
         self.unit = DebugUnit(self.core, b.cpu)
+        self.unit.lockup_check = self.unit.runnable  # QEMU aborts where silicon locks up
         self._memif = QemuMemoryInterface(self)
         self._is_open = True
         boards.register_targets()
@@ -296,7 +297,8 @@ class QemuProbe(DebugProbe):
                 self._take_lock(path)
                 return loc.sock, loc.machine
             tried.append("the emulated chips of this process (none under that path)")
-            self._take_lock(path)
+            if Path(path).exists():  # no lock file is made in a dir without a chip
+                self._take_lock(path)
             return self._unix_connect(path, tried), None
         assert isinstance(self._where, tuple)
         host, port = self._where

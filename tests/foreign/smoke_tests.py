@@ -26,3 +26,19 @@ def test_reads_the_vector_table(dut):
 def test_symbols_where_the_image_has_them(dut):
     dut.command("add 1 1")
     assert dut.symbols["executed"] == 1
+
+
+@pytest.mark.requires("breakpoints", "symbols")
+def test_a_breakpoint_stops_the_core_where_it_says(dut):
+    """The core's breakpoint unit (an M0's BPU, an M3/M4/M7's FPB) through the world's
+    debugger: halt at the interpreter, look, resume."""
+    execute = dut.image.symbol("execute").address & ~1
+    dut.execution.set_breakpoint(execute)
+    try:
+        dut.console.sendline("add 20 22")
+        halt = dut.execution.wait_halt(timeout=5.0 * dut.timeout_factor)
+        assert halt is not None and halt.pc == execute
+    finally:
+        dut.execution.clear_breakpoint(execute)
+    dut.execution.resume()
+    dut.console.expect("^42$", timeout=2)

@@ -1,6 +1,7 @@
 """Firmware not written for the harness (tests/foreign): a vendor-style REPL that wants CR,
 echoes, prompts with "> " and has no version block — as an ELF, as Intel HEX only and as a raw
-binary — passes a newcomer's smoke test in both worlds, unchanged."""
+binary, and on an M0, M4 and M7 board besides the M3 — passes a newcomer's smoke test in both
+worlds, unchanged."""
 
 import shutil
 from pathlib import Path
@@ -13,7 +14,8 @@ WORLDS = {"qemu": [], "pyocd": ["--probe", "qemu:auto"]}
 
 
 @pytest.mark.parametrize("world", sorted(WORLDS))
-@pytest.mark.parametrize("image", ["foreign-repl", "foreign-hex", "foreign-raw"])
+@pytest.mark.parametrize("image", ["foreign-repl", "foreign-hex", "foreign-raw",
+                                   "foreign-m0", "foreign-m4", "foreign-m7", "foreign-lm3s811"])
 def test_smoke_test_passes(pytester, world, image):
     pytester.makeini(f"""
         [pytest]
@@ -23,8 +25,8 @@ def test_smoke_test_passes(pytester, world, image):
     result = pytester.runpytest_subprocess(
         "--target", image, "--world", world, *WORLDS[world], "-rs", "-p", "no:cacheprovider",
         "--junitxml=j.xml")
-    symbols = image == "foreign-repl"
-    result.assert_outcomes(passed=4 if symbols else 3, skipped=0 if symbols else 1)
+    symbols = image.endswith(("repl", "m0", "m4", "m7", "lm3s811"))  # the ELF images
+    result.assert_outcomes(passed=5 if symbols else 3, skipped=0 if symbols else 2)
     if not symbols:
         result.stdout.fnmatch_lines(["*image repl-m3.* of foreign-* has no symbols*"])
     xml = (pytester.path / "j.xml").read_text()

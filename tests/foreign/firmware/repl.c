@@ -1,5 +1,5 @@
 /*
- * tinyrepl: a line-edited command interpreter for an LM3S6965-class part, written the way a
+ * tinyrepl: a line-edited command interpreter for small Cortex-M boards, written the way a
  * vendor SDK sample is: its own vector table and start-up, polled UART0, CR-terminated input
  * echoed back, a "> " prompt, no version block and no OK/ERR protocol.
  *
@@ -13,6 +13,35 @@
  */
 #include <stdint.h>
 
+/* The board's console UART: an ARM PL011 (Stellaris), a CMSDK APB UART (MPS2) or the nRF51's. */
+#if defined(UART_CMSDK)
+#define UART_BASE   0x40004000u
+#define UART_DATA   (*(volatile uint32_t *)(UART_BASE + 0x000))
+#define UART_STATE  (*(volatile uint32_t *)(UART_BASE + 0x004))
+#define UART_CTRL   (*(volatile uint32_t *)(UART_BASE + 0x008))
+#define UART_BAUD   (*(volatile uint32_t *)(UART_BASE + 0x010))
+static void uart_init(void) { UART_BAUD = 16; UART_CTRL = 3; /* TX and RX enabled */ }
+static int tx_full(void) { return UART_STATE & 1u; }
+static void tx(uint8_t c) { UART_DATA = c; }
+static int rx_ready(void) { return (UART_STATE & 2u) != 0; }
+static uint8_t rx(void) { return (uint8_t)UART_DATA; }
+#elif defined(UART_NRF51)
+#define UART_BASE      0x40002000u
+#define REG(off)       (*(volatile uint32_t *)(UART_BASE + (off)))
+#define TASKS_STARTRX  REG(0x000)
+#define TASKS_STARTTX  REG(0x008)
+#define EVENTS_RXDRDY  REG(0x108)
+#define EVENTS_TXDRDY  REG(0x11C)
+#define UART_ENABLE    REG(0x500)
+#define UART_RXD       REG(0x518)
+#define UART_TXD       REG(0x51C)
+static int sent_once;
+static void uart_init(void) { UART_ENABLE = 4; TASKS_STARTTX = 1; TASKS_STARTRX = 1; }
+static int tx_full(void) { return sent_once && !EVENTS_TXDRDY; }
+static void tx(uint8_t c) { EVENTS_TXDRDY = 0; UART_TXD = c; sent_once = 1; }
+static int rx_ready(void) { return EVENTS_RXDRDY != 0; }
+static uint8_t rx(void) { EVENTS_RXDRDY = 0; return (uint8_t)UART_RXD; }
+#else /* PL011 on the LM3S6965 */
 #define UART0_BASE 0x4000C000u
 #define UART_DR    (*(volatile uint32_t *)(UART0_BASE + 0x000))
 #define UART_FR    (*(volatile uint32_t *)(UART0_BASE + 0x018))
@@ -20,6 +49,17 @@
 #define UART_CR    (*(volatile uint32_t *)(UART0_BASE + 0x030))
 #define FR_TXFF    (1u << 5)
 #define FR_RXFE    (1u << 4)
+static void uart_init(void)
+{
+    UART_CR = 0;
+    UART_LCRH = 0x70; /* 8 data bits, FIFOs on */
+    UART_CR = 0x301;  /* UART, TX and RX enabled */
+}
+static int tx_full(void) { return (UART_FR & FR_TXFF) != 0; }
+static void tx(uint8_t c) { UART_DR = c; }
+static int rx_ready(void) { return !(UART_FR & FR_RXFE); }
+static uint8_t rx(void) { return (uint8_t)(UART_DR & 0xFF); }
+#endif
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 int main(void);
@@ -49,8 +89,8 @@ static unsigned executed;
 
 static void putc_(char c)
 {
-    while (UART_FR & FR_TXFF) {}
-    UART_DR = (uint8_t)c;
+    while (tx_full()) {}
+    tx((uint8_t)c);
 }
 
 static void puts_(const char *s)
@@ -103,7 +143,7 @@ static int starts(const char *line, const char *word, const char **rest)
     return 1;
 }
 
-static void execute(const char *line)
+__attribute__((noipa)) static void execute(const char *line)
 {
     const char *rest;
     int32_t a, b;
@@ -128,13 +168,11 @@ int main(void)
 {
     static char line[80];
     unsigned n = 0;
-    UART_CR = 0;
-    UART_LCRH = 0x70; /* 8 data bits, FIFOs on */
-    UART_CR = 0x301;  /* UART, TX and RX enabled */
+    uart_init();
     puts_("\r\ntinyrepl 0.3 (c) Example Vendor\r\n> ");
     for (;;) {
-        if (UART_FR & FR_RXFE) continue;
-        char c = (char)(UART_DR & 0xFF);
+        if (!rx_ready()) continue;
+        char c = (char)rx();
         if (c == '\n') continue;
         if (c == '\r') {
             puts_("\r\n");
