@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -221,6 +222,86 @@ def cmd_boards(args) -> int:
     return 0
 
 
+SMOKE_TEST = '''"""Smoke test of {name}, written by `harness init`: the chip boots its image and
+answers. Run it with `pytest` (the qemu world, an emulated {board}); extend it with your own."""
+
+import pytest
+
+
+def test_boots_and_runs_this_image(dut):
+    assert dut.alive
+    # the image's version block, or its sha256 with the chip's flash read back against it
+    print(f"{{dut.name}} runs {{dut.identity}}")
+    assert dut.console.text.strip(), "the chip printed nothing on its console"
+
+
+@pytest.mark.requires("execution")
+def test_reset_brings_it_back(dut):
+    dut.reset()  # waits for the console's ready pattern again
+    assert dut.alive
+'''
+
+
+def cmd_init(args) -> int:
+    """Write a target file, a smoke test and pytest settings for a user's own image."""
+    import re
+
+    import yaml
+
+    from .config import board_profile, load_target
+    from .firmware import load_image
+
+    root = Path(args.dir).resolve()
+    try:
+        board = board_profile(args.board)
+    except ValueError as exc:
+        raise HarnessError(f"--board: {exc}") from None
+    image_path = Path(args.image).resolve()
+    image = load_image(image_path, args.version_symbol, args.load_address)  # refuses bad ones
+    name = args.name or re.sub(r"[^a-z0-9]+", "-", image_path.stem.lower()).strip("-")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise HarnessError(f"--name {name!r}: lower-case letters, digits and '-' only")
+    rel = os.path.relpath(image_path, root)
+    console: dict[str, object] = {"uart": args.uart, "newline": args.newline}
+    if args.echo:
+        console["echo"] = True
+    if args.prompt:
+        console["prompt"] = args.prompt
+    console["ready"] = args.ready or args.prompt or ".+"
+    firmware: dict[str, object] = {"image": rel}
+    if args.load_address is not None:
+        firmware["load_address"] = args.load_address
+    if args.version_symbol:
+        firmware["version_symbol"] = args.version_symbol
+    target = {"name": name, "description": f"{image_path.name} on {board.description}",
+              "board": board.machine, "firmware": firmware, "consoles": {"shell": console},
+              "bench": {"pyocd_target": "cortex_m"}}
+    files = {
+        root / "targets" / f"{name}.yaml":
+            "# Written by `harness init`; every field: the harness README.\n"
+            + yaml.safe_dump(target, sort_keys=False),
+        root / "tests" / f"test_{name.replace('-', '_')}_smoke.py":
+            SMOKE_TEST.format(name=name, board=board.machine),
+    }
+    existing = [p for p in files if p.exists()]
+    if existing:
+        raise HarnessError("not overwriting " + ", ".join(map(str, existing)))
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(root)}")
+    load_target(root / "targets" / f"{name}.yaml")  # what was written loads
+    config = [root / n for n in ("pytest.ini", "tox.ini", "pyproject.toml", "setup.cfg")]
+    if not any(p.exists() for p in config):
+        (root / "pytest.ini").write_text(
+            f"[pytest]\ntestpaths = tests\nharness_targets = {name}\n")
+        print("wrote pytest.ini")
+    else:
+        print(f"add to your pytest configuration: harness_targets = {name}")
+    print(f"{image.format.upper()} image, {len(image.segments)} segment(s); now run: pytest")
+    return 0
+
+
 def cmd_probes(args) -> int:
     """pyOCD is the ``pyocd`` extra: imported only when probes are asked for."""
     from importlib.util import find_spec
@@ -304,6 +385,22 @@ def main(argv: list[str] | None = None) -> int:
     e.set_defaults(func=cmd_elf)
     sub.add_parser("boards", help="emulated boards and their status in each world"
                    ).set_defaults(func=cmd_boards)
+    i = sub.add_parser("init", help="a target, a smoke test and pytest settings for your image")
+    i.add_argument("--board", required=True, help="emulated board (see: harness boards)")
+    i.add_argument("--image", required=True, help="firmware image: ELF, Intel HEX or raw binary")
+    i.add_argument("--name", help="target name (default: from the image's file name)")
+    i.add_argument("--load-address", type=lambda v: int(v, 0), default=None,
+                   help="where a raw binary goes")
+    i.add_argument("--version-symbol", default=None, help="ELF symbol of a QSM version block")
+    i.add_argument("--uart", type=int, default=0, help="the console's UART (default 0)")
+    i.add_argument("--newline", default="lf", choices=("lf", "cr", "crlf"),
+                   help="line ending the firmware expects (default lf)")
+    i.add_argument("--echo", action="store_true", help="the firmware echoes input")
+    i.add_argument("--prompt", help="regex of the shell's prompt (e.g. '^> ')")
+    i.add_argument("--ready", help="regex printed once the firmware listens "
+                   "(default: the prompt, else any output)")
+    i.add_argument("--dir", default=".", help="the project directory (default: here)")
+    i.set_defaults(func=cmd_init)
     pr = sub.add_parser("probes", help="debug probes pyOCD sees, and the bench inventory's")
     pr.add_argument("--bench", type=Path, default=Path("targets/benches/emulated.yaml"),
                     help="bench inventory (default: the emulated bench)")

@@ -195,6 +195,10 @@ class QemuProbe(DebugProbe):
             return
         try:
             sock, machine = self._connect_gdbstub()
+            # receives wait with deadlines (RspConnection); bound the sends too: a QEMU that
+            # stopped reading (stopped, hung) must not block a full socket buffer forever
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                            struct.pack("ll", int(REPLY_TIMEOUT), 0))
             # the handshake skips what QEMU sends on (re)connection (an old stop reply)
             self._rsp = RspClient(RspConnection(sock, REPLY_TIMEOUT,
                                                 name=f"{self.unique_id} gdbstub"))

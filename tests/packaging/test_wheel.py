@@ -154,6 +154,18 @@ def test_wheel_installs_into_a_project_with_pytest_8(tmp_path):
               cwd=project)
     assert "1 passed" in out, out
 
+    # a newcomer's own repo: their image (a vendor REPL as Intel HEX), `harness init`, `pytest`
+    # in the qemu world with no bench inventory and nothing else of ours
+    run("build the foreign images", "make", "-s", "-C", ROOT / "tests" / "foreign" / "firmware",
+        cwd=tmp_path)
+    newbie = tmp_path / "newbie"
+    newbie.mkdir()
+    shutil.copy(ROOT / "tests" / "foreign" / "build" / "repl-m3.hex", newbie / "vendor.hex")
+    run("harness init", venv / "bin" / "harness", "init", "--board", "lm3s6965evb", "--image",
+        "vendor.hex", "--newline", "cr", "--echo", "--prompt", "^> ", cwd=newbie)
+    out = run("pytest in the newcomer's repo", pytest, "-p", "no:cacheprovider", cwd=newbie)
+    assert "2 passed" in out, out
+
     # the pyocd extra: pyOCD itself and the qemu: probe it finds through its entry point
     out = run("install the [pyocd] extra", *pip, "install", "-c", constraints,
               f"{wheel}[pyocd]", cwd=tmp_path)
