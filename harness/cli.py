@@ -71,8 +71,12 @@ def check_target(target, root: Path, firmware: str | None = None) -> list[str]:
             raise ConfigError(f"{src}: firmware.image: {path} does not exist")
         notes.append(f"image {path} not built yet (harness build {target.name})")
     else:
-        image = (load_override(path, spec) if firmware
-                 else load_image(path, spec.version_symbol, spec.load_address))
+        try:
+            image = (load_override(path, spec) if firmware
+                     else load_image(path, spec.version_symbol, spec.load_address))
+            _ = image.version  # a named version block must be there
+        except HarnessError as exc:
+            raise ConfigError(f"{src}: firmware: {exc}") from None
         outside = [seg for seg in image.segments
                    if not any(r.contains(seg.address, len(seg.data)) for r in target.memory)]
         if outside:

@@ -103,7 +103,11 @@ class ConsoleSpec(_Model):
     @classmethod
     def _newline_names(cls, v: object) -> object:
         names = {"lf": "\n", "cr": "\r", "crlf": "\r\n"}
-        return names.get(v.lower(), v) if isinstance(v, str) else v
+        if isinstance(v, str) and v not in names.values():
+            if v.lower() not in names:
+                raise ValueError("one of lf, cr, crlf")
+            return names[v.lower()]
+        return v
 
     @field_validator("encoding")
     @classmethod
