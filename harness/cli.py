@@ -77,13 +77,10 @@ def check_target(target, root: Path, firmware: str | None = None) -> list[str]:
             _ = image.version  # a named version block must be there
         except HarnessError as exc:
             raise ConfigError(f"{src}: firmware: {exc}") from None
-        outside = [seg for seg in image.segments
-                   if not any(r.contains(seg.address, len(seg.data)) for r in target.memory)]
-        if outside:
-            raise ConfigError(
-                f"{src}: memory: the image {path.name} loads "
-                + ", ".join(f"0x{seg.address:08x}+{len(seg.data)}" for seg in outside)
-                + " outside every declared region; declare the region (flash, rom, ram...)")
+        problems = target.image_problems([(seg.address, len(seg.data))
+                                          for seg in image.segments])
+        if problems:
+            raise ConfigError(f"{src}: memory: the image {path.name}: " + "; ".join(problems))
         identity = image.identity if image.version is not None else "sha256 + read-back"
         notes.append(f"image {path.name}: {image.format.upper()}, {len(image.segments)} "
                      f"segment(s), {'symbols' if image.has_symbols else 'no symbols'}, "

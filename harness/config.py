@@ -36,7 +36,9 @@ class _Model(BaseModel):
 
 class MemoryRegion(_Model):
     name: str
-    kind: Literal["flash", "ram", "rom", "device"]
+    # config: non-volatile configuration the part programs its own way (nRF UICR, STM32
+    # option bytes, OTP); device: peripheral registers
+    kind: Literal["flash", "ram", "rom", "config", "device"]
     start: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
     size: Annotated[int, Field(gt=0)]
 
@@ -241,6 +243,22 @@ class Target(_Model):
     default_console: str | None = None
     qemu: QemuWorld | None = None
     bench: BenchWorld | None = None
+
+    def image_problems(self, segments: list[tuple[int, int]]) -> list[str]:
+        """Why an image's load segments ((address, length)) cannot be programmed into this
+        target, by region: outside the declared memory, or into configuration memory (UICR,
+        option bytes, OTP) or device registers, which no world writes as plain memory."""
+        out = []
+        for address, length in segments:
+            where = f"segment 0x{address:08x}+{length}"
+            region = next((r for r in self.memory if r.contains(address, length)), None)
+            if region is None:
+                out.append(f"{where} lies outside every memory region of {self.name} "
+                           f"(memory: {', '.join(r.name for r in self.memory)})")
+            elif region.kind in ("config", "device"):
+                out.append(f"{where} is in region {region.name!r} ({region.kind} memory): "
+                           "the harness does not program it; build the image without it")
+        return out
 
     @model_validator(mode="before")
     @classmethod

@@ -44,12 +44,18 @@ class DutManager:
         override = firmware.get(target.name) or firmware.get("*")
         spec = target.firmware
         if override is not None:
-            return fw.load_override(override, spec)
-        root = self.catalog.root
-        path = root / spec.path
-        if self.settings.build and spec.build is not None:
-            fw.build(spec.build, path, [root / s for s in spec.sources], root)
-        return fw.load_image(path, spec.version_symbol, spec.load_address)
+            image = fw.load_override(override, spec)
+        else:
+            root = self.catalog.root
+            path = root / spec.path
+            if self.settings.build and spec.build is not None:
+                fw.build(spec.build, path, [root / s for s in spec.sources], root)
+            image = fw.load_image(path, spec.version_symbol, spec.load_address)
+        problems = target.image_problems([(s.address, len(s.data)) for s in image.segments])
+        if problems:
+            raise ConfigError(f"{target.source}: the image {image.path.name} cannot run on "
+                              f"{target.name}: " + "; ".join(problems))
+        return image
 
     def check(self, target: Target) -> None:
         problems = self.world.check(target, self.settings)

@@ -31,7 +31,8 @@ class RspMemory(Memory):
     def __init__(self, rsp: RspClient, target: Target, name: str) -> None:
         self.rsp = rsp
         self.name = name
-        self.regions = [(r.start, r.end) for r in target.memory if r.kind != "device"]
+        self.regions = [(r.start, r.end) for r in target.memory
+                        if r.kind in ("flash", "rom", "ram")]
         self.scratch = target.region("ram")[0].start
         self.on_write: Callable[[int, int], None] | None = None
 

@@ -46,7 +46,7 @@ def snapshot(dut: Dut) -> Snapshot:
     with dut.execution.paused():
         registers = dut.execution.registers(CORE_REGISTERS)
         regions = {r.name: (r.start, memory.read(r.start, r.size))
-                   for r in target.memory if r.kind != "device"}
+                   for r in target.memory if r.kind in ("flash", "rom", "ram")}
         devices = {}
         if target.svd is not None:
             from ..regs import load_svd  # cmsis-svd loads only when registers are compared

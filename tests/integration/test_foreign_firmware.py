@@ -72,3 +72,21 @@ def test_lf_only_host_is_told_nothing_runs(pytester):
     """)
     result = pytester.runpytest_subprocess("--target", "foreign-repl", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+def test_configuration_memory_in_an_image_is_refused_by_name(pytester, world):
+    """An nRF-style HEX that also writes a UICR word: no world programs configuration memory
+    as plain memory, so the run says which segment and region, before any chip starts."""
+    pytester.makeini(f"""
+        [pytest]
+        harness_targets_dir = {FOREIGN / 'targets'}
+    """)
+    shutil.copy(FOREIGN / "smoke_tests.py", pytester.path / "test_smoke.py")
+    result = pytester.runpytest_subprocess("--target", "foreign-uicr", "--world", world,
+                                           *WORLDS[world], "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=5)
+    result.stdout.fnmatch_lines(["*foreign-uicr.yaml: the image repl-m0-uicr.hex cannot run on "
+                                 "foreign-uicr: segment 0x10001080+4 is in region 'uicr' "
+                                 "(config memory)*"])
+    assert "Traceback" not in result.stdout.str()
