@@ -160,7 +160,7 @@ class QemuWorld(_Model):
     uart_drain: list[UartDrain] = Field(
         default_factory=list, description="UART RX FIFOs to empty when a chip is reused")
     reset_writes: list[RegisterWrite] = Field(
-        default_factory=list, max_length=120,
+        default_factory=list, max_length=200,
         description="device registers QEMU's system_reset leaves alone: power-on values to "
                     "restore when a chip is reused (done by the core: debugger writes to "
                     "device registers are dropped)")
@@ -184,6 +184,15 @@ class BoardQuirks(_Model):
     reset_writes: list[RegisterWrite] = Field(default_factory=list, max_length=200)
 
 
+class ObservedBlock(_Model):
+    """A peripheral block's registers that read without side effects: what the pool proof
+    compares between a reused chip and a fresh one."""
+
+    block: str
+    base: Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+    registers: dict[str, Annotated[int, Field(ge=0, le=0xFFFF)]]  # name → offset
+
+
 class BoardProfile(_Model):
     """What an emulated board is (shipped in harness/boards/profiles/<machine>.yaml): memory
     map, UARTs, QEMU's reset quirks, and whether each world supports it (or why not)."""
@@ -195,6 +204,8 @@ class BoardProfile(_Model):
     uarts: list[BoardUart] = Field(default_factory=list)
     flash_sector: Annotated[int, Field(gt=0)] = 0x400
     qemu: BoardQuirks = Field(default_factory=BoardQuirks)
+    observe: list[ObservedBlock] = Field(
+        default_factory=list, description="device registers the pool proof compares")
     worlds: dict[Literal["qemu", "pyocd"], str] = Field(
         default_factory=dict, description="'ok', or why the world cannot run this board")
 

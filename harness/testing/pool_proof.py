@@ -12,8 +12,9 @@ hands out next (``no_boot``: halted at the reset vector) and compare::
     problems = differences(snapshot(reused_dut), fresh)
     assert not problems, "\\n".join(problems)
 
-A snapshot holds the core registers, every non-device memory region of the target and every
-device register the target's SVD file describes that can be read without side effects. It is
+A snapshot holds the core registers, every RAM/flash region of the target, the registers its
+board profile lists as observable (every peripheral block QEMU models for that machine), and
+every device register the target's SVD file describes that can be read without side effects. It is
 read through the Dut's ``memory`` and ``execution`` protocols only, so it works in any world
 that offers them; the core is held halted while it is read.
 """
@@ -48,6 +49,13 @@ def snapshot(dut: Dut) -> Snapshot:
         regions = {r.name: (r.start, memory.read(r.start, r.size))
                    for r in target.memory if r.kind in ("flash", "rom", "ram")}
         devices = {}
+        if target.board is not None:  # the board's blocks, whatever the target's SVD says
+            from ..config import board_profile
+
+            for block in board_profile(target.board).observe:
+                for name, offset in block.registers.items():
+                    address = block.base + offset
+                    devices[f"{block.block}.{name} (0x{address:08x})"] = memory.read_u32(address)
         if target.svd is not None:
             from ..regs import load_svd  # cmsis-svd loads only when registers are compared
 

@@ -15,6 +15,7 @@ import os
 import re
 import pytest
 from harness.backends.pyocd import open_dut
+from harness.config import board_profile
 from harness.errors import DutFault
 
 _REFERENCE = {}
@@ -23,9 +24,12 @@ _REFERENCE = {}
 def view(dut):
     timers = {r.info.path: r.read() for name in ("TIMER1", "TIMER2", "TIMER3")
               for r in dut.regs[name] if r.info.observable}  # the firmware leaves them alone
+    blocks = {block.block: [dut.memory.read_u32(block.base + off)
+                            for off in block.registers.values()]
+              for block in board_profile(dut.target.board).observe}  # the board's, read back
     return (re.sub(r" t=\d+", "", dut.command("status")), dut.command("faults"),
             dut.symbols["stimulus"], dut.symbols["outputs"], dut.loader.verify(dut.image),
-            timers)
+            timers, blocks)
 
 
 @pytest.fixture
@@ -81,8 +85,13 @@ def mess_timers(dut):
     t.CTL.TAEN = 1                                        # left running
 
 
+def mess_peripherals(dut):
+    for address, value in ((0x40038000, 0xF), (0x40008004, 0x2), (0x40020020, 0x10)):
+        dut.memory.write_u32(address, value)               # ADC, SSI0, I2C0 left enabled
+
+
 for _i, _m in enumerate([mess_ram, mess_flash, mess_breakpoint, mess_hardfault, mess_uart,
-                         mess_program, mess_timers]):
+                         mess_program, mess_timers, mess_peripherals]):
     def _mess(dut, _m=_m):
         print(f"MESS {_m.__name__} uid={dut.backend.uid}")
         _m(dut)
@@ -106,7 +115,7 @@ def test_reused_pyocd_session_equals_a_fresh_one(pytester):
     pytester.makepyfile(test_messes=INNER)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--world", "pyocd",
                                            "--probe", "qemu:auto", "--dut-reuse", "reset")
-    result.assert_outcomes(passed=14)
+    result.assert_outcomes(passed=16)
     out = result.stdout.str()
     uids = set(re.findall(r"(?:MESS \w+|CHECK) uid=(\S+)", out))
     assert len(uids) <= 2, f"the session was not reused: {uids}"  # a discard may add one
