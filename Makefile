@@ -33,6 +33,7 @@ test: sysdeps venv firmware lint
 sysdeps:
 	@missing=""; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
+	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi"; \
 	command -v gdb-multiarch >/dev/null || missing="$$missing gdb-multiarch"; \
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
@@ -71,6 +72,7 @@ lint: venv
 bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/boot_cycle.py
 	$(BIN)/python benchmarks/dut_pool.py
+	$(BIN)/python benchmarks/snapshot_reuse.py
 	$(BIN)/python benchmarks/pyocd_cycle.py
 	$(BIN)/python benchmarks/cocotb_bridge.py
 	$(BIN)/python benchmarks/scpi_rate.py

@@ -206,6 +206,9 @@ class BoardProfile(_Model):
     qemu: BoardQuirks = Field(default_factory=BoardQuirks)
     observe: list[ObservedBlock] = Field(
         default_factory=list, description="device registers the pool proof compares")
+    snapshots: str = Field(default="not measured", description="'ok' when QEMU's savevm/"
+                           "loadvm restore a running chip of this board, else why not "
+                           "(--dut-reuse snapshot)")
     worlds: dict[Literal["qemu", "pyocd"], str] = Field(
         default_factory=dict, description="'ok', or why the world cannot run this board")
 

@@ -72,6 +72,11 @@ class ConsoleLog:
             for line in lines:
                 self._line(t, "<", line.rstrip("\r"))
 
+    def note(self, text: str) -> None:
+        with self._lock:
+            if self._fh:
+                self._fh.write(f"# {text}\n")
+
     def sent(self, t: float, text: str) -> None:
         with self._lock:
             self._line(t, ">", text.rstrip("\r\n"))
@@ -206,6 +211,20 @@ class Console:
             self._len = 0
             self._cursor = 0
             self._cleared_at = self.t0 = time.monotonic()
+
+    def replay(self, text: str) -> None:
+        """Start the buffer again with ``text`` as if the chip had just printed it, consumed
+        (a chip restored to a snapshot: what it printed up to that moment)."""
+        now = time.monotonic()
+        with self._cond:
+            self._snapshot()
+            self._text = ""
+            self._times = [(0, now)]
+            self._buf = [text]
+            self._len = self._cursor = len(text)
+            self._cleared_at = self.t0 = now
+            self._cond.notify_all()
+        self.log.note(f"restored from a snapshot: {len(text)} characters of output so far")
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float = 2.0,
                since: int | None = None, partial: bool = False) -> Match:

@@ -65,10 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="test this ELF instead of building the target's firmware")
     g.addoption("--dut-scope", default="function", choices=("function", "module", "session"),
                 help="how long one DUT lives (default function: a fresh boot per test)")
-    g.addoption("--dut-reuse", default="reset", choices=("reset", "fresh"),
+    g.addoption("--dut-reuse", default="reset", choices=("reset", "snapshot", "fresh"),
                 help="function-scoped DUTs: 'reset' (default) reuses warm emulated chips, "
-                     "proven back at power-on state between tests; 'fresh' starts a new "
-                     "process per test")
+                     "proven back at power-on state between tests; 'snapshot' restores a "
+                     "chip saved the moment it was ready (a slow boot paid once; boards "
+                     "whose QEMU snapshots work); 'fresh' starts a new process per test")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness timeout (slow machines, sanitizers)")
     g.addoption("--results", default=None, metavar="DIR",

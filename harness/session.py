@@ -86,7 +86,7 @@ class DutManager:
         it has one: a reused chip proven back at power-on state; closing it hands it back.
         """
         if self.settings.dut_scope == "function":
-            pool = self.pool(target) if self.settings.dut_reuse == "reset" else None
+            pool = self.pool(target) if self.settings.dut_reuse != "fresh" else None
             if pool is not None:
                 return pool.acquire(log_dir, boot=boot), True
             return self.open(target, log_dir, boot=boot), True

@@ -48,6 +48,14 @@ class PyocdWorld(World):
     def pool(self, target: Target, image: FirmwareImage, settings: RunSettings) -> Pool:
         from .pyocd_pool import PyocdPool
 
+        if settings.dut_reuse == "snapshot":
+            import warnings
+
+            from .qemu_world import ReuseFallback
+
+            warnings.warn(ReuseFallback(f"{target.name}: a debug probe has no snapshots; "
+                                        "the pyocd world resets between tests"), stacklevel=1)
+
         return PyocdPool(target, image, dict(
             timeout_factor=settings.timeout_factor, probe=settings.probe,
             bench=settings.bench, slot=settings.slot))

@@ -94,6 +94,24 @@ class QmpClient:
         finally:
             path.unlink(missing_ok=True)
 
+    def human(self, command_line: str) -> str:
+        """An HMP command (``savevm``, ``loadvm``, ``info ...``) through QMP; its text output.
+        HMP reports failures as text, not as a QMP error: callers check what they expect."""
+        return str(self.execute("human-monitor-command", **{"command-line": command_line}))
+
+    def save_snapshot(self, tag: str) -> None:
+        """Save the whole VM (RAM and every device) as ``tag`` into the machine's snapshot
+        drive (a qcow2 ``-drive if=none``)."""
+        out = self.human(f"savevm {tag}").strip()
+        if out:
+            raise ProtocolError(f"{self.name}: savevm {tag}: {out}")
+
+    def load_snapshot(self, tag: str) -> None:
+        """Put the VM back to snapshot ``tag`` (a stopped VM stays stopped)."""
+        out = self.human(f"loadvm {tag}").strip()
+        if out:
+            raise ProtocolError(f"{self.name}: loadvm {tag}: {out}")
+
     def send_quit(self, timeout: float = 0.5) -> None:
         """Ask QEMU to exit, without waiting for an answer (it may close the socket first)."""
         self.sock.settimeout(timeout)

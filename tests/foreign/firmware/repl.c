@@ -168,6 +168,10 @@ int main(void)
 {
     static char line[80];
     unsigned n = 0;
+#ifdef BOOT_WORK
+    /* an interpreter or RTOS setting itself up: work before the first prompt */
+    for (volatile uint32_t i = 0; i < BOOT_WORK; i++) {}
+#endif
     uart_init();
     puts_("\r\ntinyrepl 0.3 (c) Example Vendor\r\n> ");
     for (;;) {
