@@ -202,8 +202,8 @@ def board_rows() -> list[tuple[str, str, str, str]]:
         if installed and machine not in installed:
             status = ("not in the installed QEMU",) * 2
         elif profile is None:
-            status = ("no board profile yet (memory map, UARTs and reset quirks undescribed)",
-                      "no board profile yet")
+            status = ("no board profile yet (memory map, UARTs and reset quirks undescribed; "
+                      "none of our suites has run on it)", "no board profile yet")
         else:
             status = (profile.worlds.get("qemu", "not described"),
                       profile.worlds.get("pyocd", "not described"))

@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 from .errors import ConfigError, UnknownTarget
 
 Cpu = Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7",
-              "cortex-m33"]
+              "cortex-m33", "cortex-m55"]
 CPUS: tuple[str, ...] = get_args(Cpu)
 
 

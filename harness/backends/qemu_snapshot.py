@@ -84,18 +84,18 @@ class SnapshotPool(Pool):
                                timeout_factor=self.timeout_factor, name=backend.name,
                                release=self.release)  # booted: ready and identity checked
         try:
-            with backend.execution.paused():
-                backend.qmp.save_snapshot(TAG)
-                saved = _Saved(backend, {n: c.text for n, c in backend.consoles.items()},
-                               dut.running_version)
+            backend.execution.halt()
+            backend.qmp.save_snapshot(TAG)
+            saved = _Saved(backend, {n: c.text for n, c in backend.consoles.items()},
+                           dut.running_version)
         except BaseException:
             dut.close()
             backend.close()
             raise
         self._out[id(backend)] = saved
         self.stats["booted"] += 1
-        if self.hand_out_halted:
-            backend.execution.halt()
+        if not self.hand_out_halted:  # else it stays exactly as saved, for a proof to read
+            backend.execution.resume()
         return dut
 
     # -- each following test -----------------------------------------------------------------

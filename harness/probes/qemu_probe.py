@@ -16,8 +16,9 @@ gdbstub. Registered for pyOCD under the ``pyocd.probe`` entry point by
 Failures say what happened, at once or within a bound (:data:`CONNECT_TIMEOUT`,
 :data:`REPLY_TIMEOUT`), never by waiting forever:
 
-* an explicit ``qemu:`` id always yields a probe (pyOCD would otherwise wait for it to appear
-  forever); opening it raises :class:`ProbeUnreachable` naming the id and what was tried;
+* an explicit ``qemu:`` id always yields a probe (from :meth:`get_all_connected_probes`;
+  pyOCD would otherwise wait forever for it to appear); opening it raises
+  :class:`ProbeUnreachable` naming the id and what was tried;
 * a chip another debugger holds raises :class:`ProbeBusy` ("... is busy (held by pid N: ...)")
   without touching the gdbstub (see :class:`harness.probes.chips.ChipLock`);
 * a QEMU lost while open raises :class:`ProbeGone` with QEMU's exit status and own message.
@@ -29,6 +30,7 @@ word reads (a byte read of CPUID gives 0 there).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -88,23 +90,29 @@ class QemuProbe(DebugProbe):
 
     @classmethod
     def get_all_connected_probes(cls, unique_id=None, is_explicit=False):
+        """The chips of this process and the served ones; for an explicit ``qemu:`` id that is
+        none of them, a probe all the same: opening it says why it cannot be reached, where
+        pyOCD would otherwise wait forever for it to appear."""
         ids = chips.local_ids() + [str(p) for p in chips.served_sockets()]
         probes = [cls(i) for i in dict.fromkeys(ids)]
-        if is_explicit and unique_id is not None and not probes:
+        if is_explicit and unique_id is not None \
+                and not any(unique_id.lower() in p.unique_id.lower() for p in probes):
             probe = cls.get_probe_with_id(unique_id, is_explicit)
+            if probe is None:
+                with contextlib.suppress(HarnessError):
+                    _parse(unique_id)
+                    probe = cls(unique_id)
             return [probe] if probe is not None else []
         return probes
 
     @classmethod
     def get_probe_with_id(cls, unique_id, is_explicit=False):
-        """Explicit ids (``qemu:...``) always give a probe: one that cannot be reached says so
-        when opened, instead of pyOCD waiting for it to appear."""
         try:
             kind, where = _parse(unique_id)
         except HarnessError:
             return None
-        if not is_explicit and isinstance(where, str) and kind == "unix" \
-                and chips.local(where) is None and not Path(where).exists():
+        if isinstance(where, str) and kind == "unix" and chips.local(where) is None \
+                and not Path(where).exists():
             return None
         return cls(unique_id)
 

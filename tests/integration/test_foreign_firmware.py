@@ -1,7 +1,7 @@
 """Firmware not written for the harness (tests/foreign): a vendor-style REPL that wants CR,
 echoes, prompts with "> " and has no version block — as an ELF, as Intel HEX only and as a raw
-binary, and on an M0, M4 and M7 board besides the M3 — passes a newcomer's smoke test in both
-worlds, unchanged."""
+binary, and on an M0, M4, M7, M33 and M55 board (the last two from their secure reset vector)
+besides the M3 — passes a newcomer's smoke test in both worlds, unchanged."""
 
 import shutil
 from pathlib import Path
@@ -15,7 +15,8 @@ WORLDS = {"qemu": [], "pyocd": ["--probe", "qemu:auto"]}
 
 @pytest.mark.parametrize("world", sorted(WORLDS))
 @pytest.mark.parametrize("image", ["foreign-repl", "foreign-hex", "foreign-raw",
-                                   "foreign-m0", "foreign-m4", "foreign-m7", "foreign-lm3s811"])
+                                   "foreign-m0", "foreign-m4", "foreign-m7", "foreign-lm3s811",
+                                   "foreign-m33", "foreign-m55"])
 def test_smoke_test_passes(pytester, world, image):
     pytester.makeini(f"""
         [pytest]
@@ -25,7 +26,7 @@ def test_smoke_test_passes(pytester, world, image):
     result = pytester.runpytest_subprocess(
         "--target", image, "--world", world, *WORLDS[world], "-rs", "-p", "no:cacheprovider",
         "--junitxml=j.xml")
-    symbols = image.endswith(("repl", "m0", "m4", "m7", "lm3s811"))  # the ELF images
+    symbols = image.endswith(("repl", "m0", "m4", "m7", "lm3s811", "m33", "m55"))  # ELFs
     result.assert_outcomes(passed=5 if symbols else 3, skipped=0 if symbols else 2)
     if not symbols:
         result.stdout.fnmatch_lines(["*image repl-m3.* of foreign-* has no symbols*"])

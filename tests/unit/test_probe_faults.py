@@ -207,9 +207,10 @@ def test_chip_lock_held_by_another_process_names_it(tmp_path):
 
 def test_explicit_ids_give_a_probe_that_says_why_it_cannot_be_reached(tmp_path):
     uid = f"{tmp_path}/qsm-gone/gdb.sock"
-    probe = QemuProbe.get_probe_with_id(uid, is_explicit=True)
-    assert probe is not None  # pyOCD would wait forever for a probe that never appears
-    assert QemuProbe.get_probe_with_id(uid, is_explicit=False) is None
+    assert QemuProbe.get_probe_with_id(uid, is_explicit=True) is None  # not there...
+    [probe] = QemuProbe.get_all_connected_probes(uid, is_explicit=True)  # ...yet a probe:
+    assert probe.unique_id == f"qemu:{uid}"  # pyOCD would wait forever for one to appear
+    assert QemuProbe.get_all_connected_probes(uid, is_explicit=False) == []
     with pytest.raises(ProbeUnreachable) as err:
         probe.open()
     text = str(err.value)

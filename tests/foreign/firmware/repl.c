@@ -15,7 +15,9 @@
 
 /* The board's console UART: an ARM PL011 (Stellaris), a CMSDK APB UART (MPS2) or the nRF51's. */
 #if defined(UART_CMSDK)
+#ifndef UART_BASE
 #define UART_BASE   0x40004000u
+#endif
 #define UART_DATA   (*(volatile uint32_t *)(UART_BASE + 0x000))
 #define UART_STATE  (*(volatile uint32_t *)(UART_BASE + 0x004))
 #define UART_CTRL   (*(volatile uint32_t *)(UART_BASE + 0x008))
