@@ -16,7 +16,8 @@ WORLDS = {"qemu": [], "pyocd": ["--probe", "qemu:auto"]}
 @pytest.mark.parametrize("world", sorted(WORLDS))
 @pytest.mark.parametrize("image", ["foreign-repl", "foreign-hex", "foreign-raw",
                                    "foreign-m0", "foreign-m4", "foreign-m7", "foreign-lm3s811",
-                                   "foreign-m33", "foreign-m55"])
+                                   "foreign-m33", "foreign-m55", "foreign-an521",
+                                   "foreign-stm32f2", "foreign-stm32f1"])
 def test_smoke_test_passes(pytester, world, image):
     pytester.makeini(f"""
         [pytest]
@@ -26,7 +27,7 @@ def test_smoke_test_passes(pytester, world, image):
     result = pytester.runpytest_subprocess(
         "--target", image, "--world", world, *WORLDS[world], "-rs", "-p", "no:cacheprovider",
         "--junitxml=j.xml")
-    symbols = image.endswith(("repl", "m0", "m4", "m7", "lm3s811", "m33", "m55"))  # ELFs
+    symbols = image not in ("foreign-hex", "foreign-raw")  # the others are ELFs
     result.assert_outcomes(passed=5 if symbols else 3, skipped=0 if symbols else 2)
     if not symbols:
         result.stdout.fnmatch_lines(["*image repl-m3.* of foreign-* has no symbols*"])

@@ -13,7 +13,8 @@
  */
 #include <stdint.h>
 
-/* The board's console UART: an ARM PL011 (Stellaris), a CMSDK APB UART (MPS2) or the nRF51's. */
+/* The board's console UART: an ARM PL011 (Stellaris), a CMSDK APB UART (MPS2), an STM32 USART or
+ * the nRF51's. */
 #if defined(UART_CMSDK)
 #ifndef UART_BASE
 #define UART_BASE   0x40004000u
@@ -27,6 +28,18 @@ static int tx_full(void) { return UART_STATE & 1u; }
 static void tx(uint8_t c) { UART_DATA = c; }
 static int rx_ready(void) { return (UART_STATE & 2u) != 0; }
 static uint8_t rx(void) { return (uint8_t)UART_DATA; }
+#elif defined(UART_STM32)
+#ifndef UART_BASE
+#define UART_BASE   0x40011000u /* USART1 on the F2/F4 */
+#endif
+#define USART_SR    (*(volatile uint32_t *)(UART_BASE + 0x00))
+#define USART_DR    (*(volatile uint32_t *)(UART_BASE + 0x04))
+#define USART_CR1   (*(volatile uint32_t *)(UART_BASE + 0x0C))
+static void uart_init(void) { USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2); /* UE TE RE */ }
+static int tx_full(void) { return !(USART_SR & (1u << 7)); /* TXE */ }
+static void tx(uint8_t c) { USART_DR = c; }
+static int rx_ready(void) { return (USART_SR & (1u << 5)) != 0; /* RXNE */ }
+static uint8_t rx(void) { return (uint8_t)USART_DR; }
 #elif defined(UART_NRF51)
 #define UART_BASE      0x40002000u
 #define REG(off)       (*(volatile uint32_t *)(UART_BASE + (off)))
