@@ -262,6 +262,7 @@ class PyocdBackend:
         self.slot = slot
         self.image = image
         self.name = name
+        self.log_dir = log_dir  # where a crashed QEMU's own log is kept
         self.uid = probe or AUTO
         self.process: QemuProcess | None = None  # the emulated chip of qemu:auto
         self._session: Any = None  # pyocd.core.session.Session once open
@@ -326,11 +327,13 @@ class PyocdBackend:
             raise ConfigError(f"{self.target.source}: no 'qemu' section; probe {AUTO} cannot "
                               f"emulate {self.target.name}")
         process = self.process = qemu_process.start(self.target, None, self.name,
-                                                    timeout=10.0 * timeout_factor)
+                                                    timeout=10.0 * timeout_factor,
+                                                    log_dir=self.log_dir)
         self._stack.callback(process.close)
         path = str(process.rundir / "gdb.sock")
         self.uid = launch.register(path, process.gdb, self.target.qemu.machine,
-                                   f"{self.name} ({self.target.qemu.machine})")
+                                   f"{self.name} ({self.target.qemu.machine})",
+                                   diagnosis=process.diagnosis)
         self._stack.callback(launch.unregister, path)
         return process
 

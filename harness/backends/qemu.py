@@ -144,7 +144,8 @@ class QemuBackend:
         self.target = target
         self.name = name
         self.process: QemuProcess = qemu_process.start(target, image, name,
-                                                       timeout=10.0 * timeout_factor)
+                                                       timeout=10.0 * timeout_factor,
+                                                       log_dir=log_dir)
         try:
             self.qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
                                  name=f"{name} qmp", rundir=self.process.rundir)

@@ -12,9 +12,11 @@ running there. A dir without an owner file (made before owners were recorded) is
 is older than :data:`LEGACY_AGE` seconds and no process names it on its command line.
 
 QEMU's own output (``qemu.log``) says why it died — ``qemu: fatal: Lockup: ...`` and the
-like — so it is never thrown away with the run dir: when QEMU ended without being asked to and
-said something, :meth:`QemuProcess.close` keeps the log (in ``log_dir`` when the owner has one,
-else beside the run dir as ``<run dir>.qemu.log``) and :attr:`QemuProcess.kept_log` names it.
+like — so it is never thrown away with the run dir: when QEMU died on its own (a crash or fatal
+error: SIGABRT, SIGSEGV, a non-zero exit; not a SIGKILL/SIGTERM someone sent, see
+:func:`died_on_its_own`) and said something, :meth:`QemuProcess.close` keeps the log (in
+``log_dir`` when the owner has one, else beside the run dir as ``<run dir>.qemu.log``) and
+:attr:`QemuProcess.kept_log` names it.
 """
 
 from __future__ import annotations
@@ -136,6 +138,15 @@ def sweep_stale_rundirs() -> list[Path]:
     return removed
 
 
+_STOPPED_ON_PURPOSE = (0, -signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT)
+
+
+def died_on_its_own(returncode: int | None) -> bool:
+    """Whether an exit status tells of a crash or a fatal error (SIGABRT from ``qemu: fatal``,
+    SIGSEGV, a non-zero exit), not of a stop someone asked for (0, SIGKILL, SIGTERM, SIGINT)."""
+    return returncode is not None and returncode not in _STOPPED_ON_PURPOSE
+
+
 def keep_log(rundir: Path, log_dir: Path | None, stem: str) -> Path | None:
     """Save ``rundir``/qemu.log before the run dir goes: into ``log_dir`` as
     ``<stem>.qemu.log`` when given, else beside the run dir as ``<run dir>.qemu.log`` (numbered
@@ -222,7 +233,7 @@ class QemuProcess:
     def close(self, qmp_quit: Callable[[], object] | None = None) -> int | None:
         """Stop QEMU (QMP quit → SIGTERM → SIGKILL), close sockets, remove the run dir. A QEMU
         that had ended on its own leaves its log behind (:attr:`kept_log`)."""
-        if self.proc.poll() is not None and not self.killed and self.kept_log is None:
+        if died_on_its_own(self.proc.poll()) and not self.killed and self.kept_log is None:
             self.kept_log = keep_log(self.rundir, self.log_dir, self.name.replace("/", "_"))
         if qmp_quit is not None and self.alive:
             with contextlib.suppress(Exception):
@@ -310,7 +321,9 @@ def start(target: Target, kernel: Path | FirmwareImage | None, name: str,
                            log_dir=log_dir)
     except BaseException:
         if proc is not None:
-            if proc.poll() is not None:
+            # a start-up failure's error carries QEMU's words already: a file only where the
+            # owner keeps its logs
+            if died_on_its_own(proc.poll()) and log_dir is not None:
                 keep_log(rundir, log_dir, name.replace("/", "_"))
             reaper.stop(proc, grace=0.2)
         shutil.rmtree(rundir, ignore_errors=True)

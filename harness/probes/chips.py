@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import socket
@@ -40,10 +41,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import reaper
-from ..emu.process import keep_log, make_rundir, note_qemu, qemu_binary, rundir_base
+from ..emu.process import (
+    died_on_its_own,
+    keep_log,
+    make_rundir,
+    note_qemu,
+    qemu_binary,
+    rundir_base,
+)
 from ..errors import DutLost
 
 SERVED_PREFIX = "qsm-probe-"
+_REASON_RE = re.compile(r"fatal|error|assert|abort", re.I)
 LOCK_SUFFIX = ".lock"
 
 
@@ -193,16 +202,21 @@ class Served:
             return None
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         text = f"QEMU ({self.machine}, pid {self.proc.pid}) exited with {how}"
-        said = self.log_text()
-        if said:
-            text += ":\n" + "\n".join("  " + line for line in said.splitlines()[-10:])
+        lines = self.log_text().splitlines()
+        # QEMU's reason (``qemu: fatal: ...``) comes before a register dump of any length
+        key = [line for line in lines if _REASON_RE.search(line)]
+        if lines:
+            text += ":\n" + "\n".join("  " + line for line in (key or lines[-10:]))
         kept = self._keep_log()
         if kept is not None:
             text += f"\nQEMU's log kept at {kept}"
         return text
 
     def _keep_log(self) -> Path | None:
+        """Keep the log of a QEMU that crashed (not of one stopped on purpose), once."""
         pid = self.proc.pid
+        if pid not in self._logged and not died_on_its_own(self.proc.poll()):
+            return None
         if pid not in self._logged:
             kept = keep_log(self.rundir, self.log_dir,
                             f"{self.machine}-{self.rundir.name}-{self.restarts}")
@@ -250,9 +264,28 @@ def _spawn(rundir: Path, machine: str, kernel: Path | None) -> subprocess.Popen:
     return proc
 
 
+_SO_ACCEPTCON = 0x10000  # /proc/net/unix "Flags" of a listening socket
+
+
+def listening(paths: set[str]) -> bool:
+    """Whether every unix socket in ``paths`` listens. The file appears at bind(), before
+    listen(): a client connecting in between is refused, so the file alone is not enough."""
+    found = set()
+    try:
+        with open("/proc/net/unix") as table:
+            next(table, None)
+            for line in table:
+                parts = line.split()
+                if len(parts) >= 8 and parts[-1] in paths and int(parts[3], 16) & _SO_ACCEPTCON:
+                    found.add(parts[-1])
+    except OSError:  # no /proc: the files must do
+        return all(Path(p).exists() for p in paths)
+    return found == paths
+
+
 def _wait_for_socket(served: Served, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not served.gdb.exists():
+    while not listening({str(served.gdb), str(served.console)}):
         if served.proc.poll() is not None or time.monotonic() > deadline:
             why = served.exit_report() or f"no socket {served.gdb} within {timeout:.1f} s"
             served.close()

@@ -66,8 +66,9 @@ class ProbeBusy(exceptions.ProbeError):
     """Another debugger holds the emulated chip."""
 
 
-class ProbeUnreachable(exceptions.ProbeError):
-    """No gdbstub answers where the probe id points."""
+class ProbeUnreachable(exceptions.ProbeError, HarnessError):
+    """No gdbstub answers where the probe id points (for pyOCD a probe error, for the harness
+    a harness error)."""
 
 
 def _parse(uid: str) -> tuple[str, str | tuple[str, int]]:
@@ -286,11 +287,16 @@ class QemuProbe(DebugProbe):
             s.connect(path)
         except OSError as exc:
             s.close()
-            why = ("it does not exist (no emulated chip there: start one with python -m "
-                   "harness.probes.launch; pyocd list shows running ones)"
-                   if isinstance(exc, FileNotFoundError) else
-                   f"connecting to it failed: {exc.strerror or exc}")
-            tried.append(f"the unix socket {path}: {why}")
+            if isinstance(exc, FileNotFoundError):
+                tried.append(f"the unix socket {path}: it does not exist (start a chip with "
+                             f"python -m harness.probes.launch)")
+                available = [f"qemu:{i}" for i in chips.local_ids()]
+                available += [f"qemu:{p}" for p in chips.served_sockets()]
+                raise ProbeUnreachable(f"no debug probe with unique id {self.unique_id!r}; "
+                                       f"available: {', '.join(available) or 'none'}; tried "
+                                       f"{'; '.join(tried)}") from None
+            tried.append(f"the unix socket {path}: connecting to it failed: "
+                         f"{exc.strerror or exc}")
             raise ProbeUnreachable(f"probe {self.unique_id} cannot be reached; tried "
                                    f"{'; '.join(tried)}{self._qemu_report()}") from None
         return s

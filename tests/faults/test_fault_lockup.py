@@ -80,7 +80,8 @@ def test_launcher_reports_a_qemu_lockup_keeps_its_log_and_restarts(env, tmp_path
         rsp = RspClient.connect_unix(uid.removeprefix("qemu:"))
         rsp.cont()
         gdb_sock = Path(uid.removeprefix("qemu:"))
-        wait_for(lambda: set(qemu_pids(env.base)) - set(first) and gdb_sock.exists(),
+        wait_for(lambda: set(qemu_pids(env.base)) - set(first)
+                 and chips.listening({str(gdb_sock)}),
                  "a restarted QEMU serving its gdbstub")
         rsp.close()
         out = env.pyocd("commander", "-u", uid, "-c", "status")  # the same probe id works

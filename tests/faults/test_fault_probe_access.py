@@ -66,7 +66,8 @@ def test_an_unreachable_probe_fails_naming_it_and_what_was_tried(env):
     r = env.pyocd("commander", "-u", gone, "-c", "status", timeout=WAIT)  # bounded: no wait
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
-    assert f"probe {gone} cannot be reached" in out and "does not exist" in out, out
+    assert f"no debug probe with unique id '{gone}'; available: none; tried" in out, out
+    assert "does not exist" in out, out
     assert "Waiting for a debug probe" not in out, out
 
     stale = env.base / "dead.sock"  # a socket file nobody listens on (QEMU SIGKILLed)

@@ -210,11 +210,13 @@ def test_explicit_ids_give_a_probe_that_says_why_it_cannot_be_reached(tmp_path):
     assert QemuProbe.get_probe_with_id(uid, is_explicit=True) is None  # not there...
     [probe] = QemuProbe.get_all_connected_probes(uid, is_explicit=True)  # ...yet a probe:
     assert probe.unique_id == f"qemu:{uid}"  # pyOCD would wait forever for one to appear
-    assert QemuProbe.get_all_connected_probes(uid, is_explicit=False) == []
+    listed = QemuProbe.get_all_connected_probes(uid, is_explicit=False)  # (other tests' chips
+    assert f"qemu:{uid}" not in [p.unique_id for p in listed]  # of this worker may be there)
     with pytest.raises(ProbeUnreachable) as err:
         probe.open()
     text = str(err.value)
-    assert f"probe qemu:{uid} cannot be reached" in text and "does not exist" in text
+    assert f"no debug probe with unique id 'qemu:{uid}'; available: " in text
+    assert "does not exist" in text
     assert "emulated chips of this process" in text
     assert not probe.is_open
 
@@ -274,3 +276,10 @@ def test_qemu_log_is_kept_in_the_log_dir_or_beside_the_run_dir(tmp_path):
     unwritable = tmp_path / "file"
     unwritable.write_text("")
     assert process.keep_log(run, unwritable / "sub", "w") == tmp_path / "qsm-abcdefgh.2.qemu.log"
+
+
+def test_only_a_qemu_that_died_on_its_own_leaves_a_log():
+    assert process.died_on_its_own(-6) and process.died_on_its_own(1)  # abort, fatal exit
+    assert process.died_on_its_own(-11)  # SIGSEGV
+    for stopped in (None, 0, -9, -15, -2):  # running, clean exit, killed or stopped on purpose
+        assert not process.died_on_its_own(stopped)
