@@ -61,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--world", default="qemu", choices=worlds.names(),
                 help="what stands for the chip (default: qemu; worlds register under the "
                      "'harness.worlds' entry point group)")
-    g.addoption("--firmware", action="append", default=[], metavar="[TARGET=]ELF",
-                help="test this ELF instead of building the target's firmware")
+    g.addoption("--firmware", action="append", default=[], metavar="[TARGET=]IMAGE",
+                help="test this image (ELF, Intel HEX or raw binary) instead of building the "
+                     "target's firmware")
     g.addoption("--dut-scope", default="function", choices=("function", "module", "session"),
                 help="how long one DUT lives (default function: a fresh boot per test)")
     g.addoption("--dut-reuse", default="reset", choices=("reset", "snapshot", "fresh"),
@@ -75,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--results", default=None, metavar="DIR",
                 help="where per-DUT logs go (default: ini harness_results, else results)")
     g.addoption("--no-build", action="store_true",
-                help="do not run make for stale firmware; use the ELF as it is")
+                help="do not run make for stale firmware; use the image as it is")
     g.addoption("--probe", default=None, metavar="UID",
                 help="debug probe unique id for the pyocd world ('qemu:auto' starts an "
                      "emulated chip); default: a free probe of the bench inventory")
