@@ -229,7 +229,8 @@ def test_aircr_sysresetreq_resets_and_honours_vector_catch(unit, stub, catch):
         assert unit.read32(du.DFSR) & du.DFSR_VCATCH
     else:
         assert not first & du.S_HALT
-        _wait(lambda: stub.packets and stub.packets[-1] == "c", "resume after the reset")  # "c" has no reply
+        # "c" has no reply
+        _wait(lambda: stub.packets and stub.packets[-1] == "c", "resume after the reset")
 
 
 def test_aircr_without_key_is_not_a_reset(unit, stub):
