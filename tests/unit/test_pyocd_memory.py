@@ -3,7 +3,7 @@ pyOCD target records the transfers)."""
 
 import pytest
 
-from harness.backends.pyocd import PyocdMemory, _spans
+from harness.backends.pyocd_protocols import PyocdMemory, _spans
 
 
 class RecordingTarget:
