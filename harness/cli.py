@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import threading
@@ -43,7 +44,8 @@ def cmd_check(args) -> int:
     return 1 if bad else 0
 
 
-def _qemu_machines() -> set[str]:
+@functools.cache  # one `qemu-system-arm -M help` per command, not one per target
+def _qemu_machines() -> frozenset[str]:
     import shutil
     import subprocess
 
@@ -51,9 +53,9 @@ def _qemu_machines() -> set[str]:
 
     exe = shutil.which(QEMU)
     if exe is None:
-        return set()
+        return frozenset()
     out = subprocess.run([exe, "-M", "help"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines()[1:] if line.strip()}
+    return frozenset(line.split()[0] for line in out.splitlines()[1:] if line.strip())
 
 
 def check_target(target, root: Path, firmware: str | None = None) -> list[str]:
