@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from . import patience
 from .errors import CommandError, ConsoleTimeout, DutFault, DutLost
 
 FAULT_RE = re.compile(r"^\*\*\* HARDFAULT.*$", re.MULTILINE)
@@ -239,7 +240,7 @@ class Console:
         """
         pats = [pattern] if isinstance(pattern, (str, re.Pattern)) else list(pattern)
         regs = [p if isinstance(p, re.Pattern) else re.compile(p, re.MULTILINE) for p in pats]
-        limit = timeout * self.timeout_factor
+        limit = patience.limit(timeout, self.timeout_factor)
         deadline = time.monotonic() + limit
         grace = 0.0
         with self._cond:
@@ -260,7 +261,7 @@ class Console:
                 if fault:
                     # give the rest of the report (``*** HALTED``) a moment to arrive
                     if "*** HALTED" not in text[fault.start():] and not self._closed:
-                        grace = grace or time.monotonic() + 0.2 * self.timeout_factor
+                        grace = grace or time.monotonic() + patience.limit(0.2, self.timeout_factor)
                         if time.monotonic() < grace:
                             self._cond.wait(0.01)
                             continue

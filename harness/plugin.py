@@ -6,12 +6,13 @@ costs a plain pytest run next to nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from . import worlds
+from . import patience, worlds
 from .errors import DutLost, HarnessError
 from .settings import DEFAULT_BENCH, RunSettings
 
@@ -23,6 +24,7 @@ SETTINGS = pytest.StashKey[RunSettings]()
 _MANAGER = pytest.StashKey["DutManager"]()
 _DUT = pytest.StashKey[list["Dut"]]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+_ENV_BEFORE = pytest.StashKey[dict[str, "str | None"]]()
 
 
 def settings(config: pytest.Config) -> RunSettings:
@@ -72,7 +74,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "chip saved the moment it was ready (a slow boot paid once; boards "
                      "whose QEMU snapshots work); 'fresh' starts a new process per test")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
-                help="multiply every harness timeout (slow machines, sanitizers)")
+                help="multiply every harness wait (slow machines, sanitizers); each wait is "
+                     "also scaled by the machine's measured load unless --fixed-timeouts")
+    g.addoption("--fixed-timeouts", action="store_true",
+                help="do not scale waits by the machine's load (only by --timeout-factor)")
     g.addoption("--results", default=None, metavar="DIR",
                 help="where per-DUT logs go (default: ini harness_results, else results)")
     g.addoption("--no-build", action="store_true",
@@ -96,7 +101,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     from .protocols import CAPABILITIES
 
-    config.stash[SETTINGS] = RunSettings.from_config(config)
+    config.stash[SETTINGS] = run = RunSettings.from_config(config)
+    if run.timeout_factor <= 0:
+        raise pytest.UsageError(f"--timeout-factor {run.timeout_factor}: must be greater than 0")
+    # processes the harness starts (pyOCD's qemu: probe, launchers, station slots) wait alike
+    config.stash[_ENV_BEFORE] = {k: os.environ.get(k) for k in patience.ENV_ALL}
+    os.environ[patience.ENV_FACTOR] = repr(run.timeout_factor)
+    if config.getoption("fixed_timeouts"):
+        os.environ[patience.ENV_FIXED] = "1"
     config.addinivalue_line(
         "markers", "requires(*capabilities): skip unless the world offers these capabilities "
         f"({', '.join(sorted(CAPABILITIES))})")
@@ -111,6 +123,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(SummaryTable(settings(config).results), "harness-summary")
     if config.getoption("target"):
         selected_targets(config)  # an unknown --target is a usage error before collection
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for key, value in config.stash.get(_ENV_BEFORE, {}).items():  # a pytester run nests
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (f"harness: waits x{settings(config).timeout_factor:g} (--timeout-factor), "
+            f"{patience.describe()}")
 
 
 def selected_targets(config: pytest.Config) -> list[str]:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 
+from . import patience
+
 _LIVE: set[subprocess.Popen] = set()
 _LOCK = threading.Lock()
 _PR_SET_PDEATHSIG = 1
@@ -47,16 +49,17 @@ def live() -> list[subprocess.Popen]:
 
 
 def stop(proc: subprocess.Popen, grace: float = 1.0) -> int | None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit code."""
+    """SIGTERM, then SIGKILL after ``grace`` seconds (scaled by the machine's load); returns
+    the exit code."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         try:
-            proc.wait(grace)
+            proc.wait(patience.scaled(grace))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            proc.wait(5)
+            proc.wait(patience.limit("process_exit"))
     forget(proc)
     return proc.returncode
 

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import patience
 from ..config import Target
 from ..console import Console
 from ..dut import Dut
@@ -72,7 +73,7 @@ class PyocdBackend:
                 if any(c.kind == "raw" for c in target.consoles.values()):
                     from ..emu.qmp import QmpClient
 
-                    qmp = QmpClient(process.qmp, timeout=5.0 * timeout_factor,
+                    qmp = QmpClient(process.qmp, timeout=patience.factored("qmp", timeout_factor),
                                     name=f"{name} qmp", rundir=process.rundir)
                     self.channels = qemu_process.raw_channels(target, qmp, name)
             else:
@@ -121,9 +122,9 @@ class PyocdBackend:
         if self.target.qemu is None:
             raise ConfigError(f"{self.target.source}: no 'qemu' section; probe {AUTO} cannot "
                               f"emulate {self.target.name}")
+        start_wait = patience.factored("process_start", timeout_factor)
         process = self.process = qemu_process.start(self.target, None, self.name,
-                                                    timeout=10.0 * timeout_factor,
-                                                    log_dir=self.log_dir)
+                                                    timeout=start_wait, log_dir=self.log_dir)
         self._stack.callback(process.close)
         path = str(process.rundir / "gdb.sock")
         self.uid = launch.register(path, process.gdb, self.target.qemu.machine,

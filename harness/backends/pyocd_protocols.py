@@ -12,6 +12,7 @@ import struct
 import time
 from typing import Any, Protocol
 
+from .. import patience
 from ..errors import DutLost, FirmwareError, HarnessError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
@@ -186,7 +187,7 @@ class PyocdExecution(Execution):
 
     @_translate("wait for halt")
     def wait_halt(self, timeout: float) -> Halt | None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience.scaled(timeout)
         while not self.target.is_halted():
             if time.monotonic() >= deadline:
                 return None

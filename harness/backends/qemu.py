@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .. import patience
 from ..config import Target
 from ..console import Console
 from ..dut import Dut
@@ -143,13 +145,14 @@ class QemuBackend:
                  log_dir: Path | None, timeout_factor: float) -> None:
         self.target = target
         self.name = name
+        wait = functools.partial(patience.factored, factor=timeout_factor)
         self.process: QemuProcess = qemu_process.start(target, image, name,
-                                                       timeout=10.0 * timeout_factor,
+                                                       timeout=wait("process_start"),
                                                        log_dir=log_dir)
         try:
-            self.qmp = QmpClient(self.process.qmp, timeout=5.0 * timeout_factor,
+            self.qmp = QmpClient(self.process.qmp, timeout=wait("qmp"),
                                  name=f"{name} qmp", rundir=self.process.rundir)
-            self.rsp = RspClient(RspConnection(self.process.gdb, 5.0 * timeout_factor,
+            self.rsp = RspClient(RspConnection(self.process.gdb, wait("gdbstub"),
                                                name=f"{name} gdbstub"))
             self.rsp.handshake()
             self.channels = qemu_process.raw_channels(target, self.qmp, name)

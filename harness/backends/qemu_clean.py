@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .. import patience
 from ..config import MemoryRegion, QemuWorld, Target, UartDrain
 from ..emu.sockets import unread_by_peer
 from ..firmware import VERSION_SIZE, FirmwareImage, VersionInfo
@@ -263,7 +264,7 @@ class Resetter:
         struct.pack_into("<I", block, PC, base)
         struct.pack_into("<I", block, XPSR, 0x01000000)  # Thumb state
         rsp.write_all_registers(bytes(block))
-        stop = rsp.run_to(base + DONE, timeout=2.0)
+        stop = rsp.run_to(base + DONE, timeout=patience.factored(2.0))
         if stop is None:
             raise NotClean(f"{backend.name}: the RAM scrub routine did not finish")
         if stop.reason != "trap":  # only the breakpoint at `done` can trap: no stepping here

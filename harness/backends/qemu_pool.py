@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from .. import patience
 from ..config import Target
 from ..dut import Dut
 from ..errors import DutLost
@@ -81,7 +82,7 @@ class QemuPool(Pool):
                 self._cond.notify_all()
 
     def _take_ready(self) -> QemuBackend:
-        timeout = 15.0 * self.timeout_factor
+        timeout = patience.limit("pool_ready", self.timeout_factor)
         with self._cond:
             if not self._cond.wait_for(lambda: self._ready or self._launch_error, timeout):
                 raise DutLost(f"{self.target.name}: no emulated chip started within "

@@ -10,6 +10,7 @@ import contextlib
 import struct
 from typing import TYPE_CHECKING, Any
 
+from .. import patience
 from ..errors import ConfigError
 from .profiles import Did, EcuProfile
 
@@ -81,9 +82,9 @@ def client_config(profile: EcuProfile, timeout_factor: float = 1.0) -> ClientCon
     # The emulated ECU answers in ~1 ms, but a loaded CI machine may stall a process: judge
     # the ECU by its answers, not by the P2 it announces.
     cfg["use_server_timing"] = False
-    cfg["p2_timeout"] = 2.0 * timeout_factor
-    cfg["p2_star_timeout"] = 5.0 * timeout_factor
-    cfg["request_timeout"] = 5.0 * timeout_factor
+    cfg["p2_timeout"] = patience.limit(2.0, timeout_factor)
+    cfg["p2_star_timeout"] = patience.limit(5.0, timeout_factor)
+    cfg["request_timeout"] = patience.limit(5.0, timeout_factor)
     return cfg
 
 

@@ -6,6 +6,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .. import patience
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -50,7 +52,7 @@ class FrameMonitor:
         """The first frame with ``can_id`` (after mark ``since``, default: from now) that
         satisfies ``predicate``; AssertionError naming the id when none comes."""
         start = self.mark() if since is None else since
-        deadline = time.monotonic() + timeout * self.timeout_factor
+        deadline = time.monotonic() + patience.limit(timeout, self.timeout_factor)
         seen = start
         with self._cond:
             while True:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import reaper
+from .. import patience, reaper
 from ..config import Target
 from ..errors import DutLost, HarnessError, ToolMissing
 
@@ -228,7 +228,7 @@ class QemuProcess:
         purpose); its sockets stay open until :meth:`close`. Returns the exit status."""
         self.killed = True
         self.proc.kill()
-        return self.proc.wait(5)
+        return self.proc.wait(patience.limit("process_exit"))
 
     def close(self, qmp_quit: Callable[[], object] | None = None) -> int | None:
         """Stop QEMU (QMP quit → SIGTERM → SIGKILL), close sockets, remove the run dir. A QEMU
@@ -239,7 +239,7 @@ class QemuProcess:
             with contextlib.suppress(Exception):
                 qmp_quit()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(1.0)
+                self.proc.wait(patience.limit(1.0))
         code = reaper.stop(self.proc)
         for s in (*self.consoles.values(), self.gdb, self.qmp):
             with contextlib.suppress(OSError):
@@ -290,9 +290,11 @@ def command_line(target: Target, rundir: Path,
 
 
 def start(target: Target, kernel: Path | FirmwareImage | None, name: str,
-          timeout: float = 10.0, log_dir: Path | None = None) -> QemuProcess:
+          timeout: float | None = None, log_dir: Path | None = None) -> QemuProcess:
     """Launch QEMU halted (``-S``) with every channel connected to us. ``log_dir``: where
-    QEMU's log is kept should it die on its own (default: beside the run dir)."""
+    QEMU's log is kept should it die on its own (default: beside the run dir). ``timeout``:
+    seconds for QEMU to connect its sockets (default: the base start wait times the run's
+    factor), scaled by the machine's load when the start begins."""
     if target.qemu is None:
         raise HarnessError(f"target {target.name!r} has no 'qemu' section: it cannot run in the "
                            f"qemu world")
@@ -315,7 +317,8 @@ def start(target: Target, kernel: Path | FirmwareImage | None, name: str,
                                     preexec_fn=reaper.die_with_parent)
         reaper.register(proc)
         note_qemu(rundir, proc.pid)
-        conns = _accept_all(listeners, proc, rundir, timeout)
+        limit = patience.limit("process_start") if timeout is None else patience.scaled(timeout)
+        conns = _accept_all(listeners, proc, rundir, limit)
         consoles = {uarts[int(ch[3:])]: conns[ch] for ch in channels if ch.startswith("con")}
         return QemuProcess(name, proc, rundir, consoles, conns["gdb"], conns["qmp"], argv,
                            log_dir=log_dir)

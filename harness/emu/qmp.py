@@ -16,14 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import patience
 from ..errors import DutLost, HarnessError, ProtocolError
 
 
 class QmpClient:
-    def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "qmp",
+    def __init__(self, sock: socket.socket, timeout: float | None = None, name: str = "qmp",
                  rundir: Path | None = None) -> None:
+        """``timeout``: seconds for one reply (default: the base QMP wait times the run's
+        factor); each wait scales it by the machine's load."""
         self.sock = sock
-        self.timeout = timeout
+        self.timeout = patience.factored("qmp") if timeout is None else timeout
         self.name = name
         self.rundir = rundir  # where dump() lets QEMU write its files
         self.events: list[dict[str, Any]] = []
@@ -36,11 +39,12 @@ class QmpClient:
         self.execute("qmp_capabilities")
 
     def _read(self) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
+        limit = patience.scaled(self.timeout)
+        deadline = time.monotonic() + limit
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProtocolError(f"{self.name}: no reply within {self.timeout:.1f} s")
+                raise ProtocolError(f"{self.name}: no reply within {limit:.1f} s")
             self.sock.settimeout(remaining)
             try:
                 chunk = self.sock.recv(65536)
@@ -62,7 +66,11 @@ class QmpClient:
             msg["arguments"] = arguments
         with self._lock:
             try:
+                self.sock.settimeout(patience.scaled(self.timeout))
                 self.sock.sendall(json.dumps(msg).encode() + b"\n")
+            except TimeoutError:
+                raise DutLost(f"{self.name}: QEMU took no command for "
+                              f"{patience.scaled(self.timeout):.1f} s") from None
             except OSError as exc:
                 raise DutLost(f"{self.name}: send failed ({exc})") from None
             while True:

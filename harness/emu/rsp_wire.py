@@ -9,6 +9,7 @@ import socket
 import time
 from collections import deque
 
+from .. import patience
 from ..errors import DutLost, ProtocolError
 
 SPIN_SECONDS = 0.0002
@@ -59,9 +60,12 @@ def decode(data: bytes) -> bytes:
 class RspConnection:
     """Packet framing over a connected socket. Not thread-safe; :class:`RspClient` locks."""
 
-    def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "gdbstub") -> None:
+    def __init__(self, sock: socket.socket, timeout: float | None = None,
+                 name: str = "gdbstub") -> None:
+        """``timeout``: seconds for an acknowledgement or reply (default: the base gdbstub
+        wait times the run's factor); each wait scales it by the machine's load."""
         self.sock = sock
-        self.timeout = timeout
+        self.timeout = patience.factored("gdbstub") if timeout is None else timeout
         self.name = name
         self._buf = bytearray()
         self._packets: deque[bytes] = deque()
@@ -121,18 +125,18 @@ class RspConnection:
                 except ValueError:
                     ok = False
                 del buf[:end + 3]
-                self.sock.sendall(b"+" if ok else b"-")
+                self._send(b"+" if ok else b"-")
                 if ok:
                     self._packets.append(decode(body))
             else:  # noise between packets (e.g. stray bytes after a reconnect)
                 del buf[0]
 
     def recv_packet(self, timeout: float | None = None) -> bytes:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        limit = patience.scaled(self.timeout if timeout is None else timeout)
+        deadline = time.monotonic() + limit
         while not self._packets:
             if not self._fill(deadline):
-                raise ProtocolError(f"{self.name}: no reply within "
-                                    f"{self.timeout if timeout is None else timeout:.1f} s")
+                raise ProtocolError(f"{self.name}: no reply within {limit:.1f} s")
         return self._packets.popleft()
 
     def poll_packet(self) -> bytes | None:
@@ -147,14 +151,13 @@ class RspConnection:
         raw = frame(data)
         for _attempt in range(3):
             self._acks = self._nacks = 0
-            try:
-                self.sock.sendall(raw)
-            except OSError as exc:
-                raise DutLost(f"{self.name}: send failed: {exc}") from None
-            deadline = time.monotonic() + self.timeout
+            self._send(raw)
+            limit = patience.scaled(self.timeout)
+            deadline = time.monotonic() + limit
             while not self._acks and not self._nacks:
                 if not self._fill(deadline):
-                    raise ProtocolError(f"{self.name}: packet {data[:40]!r} not acknowledged")
+                    raise ProtocolError(f"{self.name}: packet {data[:40]!r} not acknowledged "
+                                        f"within {limit:.1f} s")
             if self._acks:
                 self._acks -= 1
                 return
@@ -165,10 +168,23 @@ class RspConnection:
         return self.recv_packet(timeout)
 
     def send_interrupt(self) -> None:
+        self._send(b"\x03")
+
+    def _send(self, data: bytes) -> None:
+        """Send all of ``data``, or fail once the scaled timeout passed: a peer that stopped
+        reading never blocks us for good."""
+        limit = patience.scaled(self.timeout)
+        self.sock.settimeout(limit)
         try:
-            self.sock.sendall(b"\x03")
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise DutLost(f"{self.name}: peer took nothing of {data[:40]!r} within "
+                          f"{limit:.1f} s") from None
         except OSError as exc:
             raise DutLost(f"{self.name}: send failed: {exc}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(None)
 
     def drain(self) -> list[bytes]:
         """Every packet already waiting (e.g. an unsolicited stop reply after connecting)."""

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import reaper
+from .. import patience, reaper
 from ..emu.process import (
     died_on_its_own,
     keep_log,
@@ -225,7 +225,7 @@ class Served:
                 self.kept_logs.append(kept)
         return self._logged[pid]
 
-    def restart(self, timeout: float = 10.0) -> None:
+    def restart(self, timeout: float | None = None) -> None:
         """A new QEMU behind the same socket paths (the probe id stays valid), after the old
         one ended; its log is kept first. Flash comes back blank (or as ``kernel``)."""
         self.exit_report()
@@ -283,7 +283,9 @@ def listening(paths: set[str]) -> bool:
     return found == paths
 
 
-def _wait_for_socket(served: Served, timeout: float) -> None:
+def _wait_for_socket(served: Served, timeout: float | None) -> None:
+    """Until QEMU listens; ``timeout`` None: the base ``probe_serve`` wait, scaled now."""
+    timeout = patience.limit("probe_serve") if timeout is None else patience.scaled(timeout)
     deadline = time.monotonic() + timeout
     while not listening({str(served.gdb), str(served.console)}):
         if served.proc.poll() is not None or time.monotonic() > deadline:
@@ -293,7 +295,7 @@ def _wait_for_socket(served: Served, timeout: float) -> None:
         time.sleep(0.002)
 
 
-def serve(machine: str, kernel: Path | None = None, timeout: float = 10.0,
+def serve(machine: str, kernel: Path | None = None, timeout: float | None = None,
           log_dir: Path | None = None) -> Served:
     """Start QEMU halted with gdbstub and UART0 as unix socket servers in a fresh run dir."""
     rundir = make_rundir(SERVED_PREFIX)

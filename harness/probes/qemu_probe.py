@@ -13,8 +13,9 @@ that interface routes the core's debug registers to :class:`DebugUnit` and all e
 gdbstub. Registered for pyOCD under the ``pyocd.probe`` entry point by
 :class:`harness.probes.plugin.QemuProbePlugin`.
 
-Failures say what happened, at once or within a bound (:data:`CONNECT_TIMEOUT`,
-:data:`REPLY_TIMEOUT`), never by waiting forever:
+Failures say what happened, at once or within a bound (the ``probe_connect`` and
+``probe_reply`` waits of :mod:`harness.patience`, scaled by the run's ``--timeout-factor``
+exported to pyOCD's process and by the machine's load), never by waiting forever:
 
 * an explicit ``qemu:`` id always yields a probe (from :meth:`get_all_connected_probes`;
   pyOCD would otherwise wait forever for it to appear); opening it raises
@@ -42,6 +43,7 @@ from pyocd.core import exceptions
 from pyocd.core.memory_interface import MemoryInterface
 from pyocd.probe.debug_probe import DebugProbe
 
+from .. import patience
 from ..emu.rsp import RspClient
 from ..emu.rsp_wire import RspConnection
 from ..errors import HarnessError
@@ -52,8 +54,6 @@ from .gdb_core import GdbCore, Region
 
 LOG = logging.getLogger(__name__)
 DEBUG_SPACE = 0xE0000000
-CONNECT_TIMEOUT = 5.0  # s, connecting to a gdbstub socket
-REPLY_TIMEOUT = 5.0  # s, for each gdbstub reply
 ONE_CLIENT = ("QEMU's gdbstub serves one debugger at a time: is another one (pyocd gdbserver, "
               "gdb, a test) attached to it?")
 
@@ -204,12 +204,10 @@ class QemuProbe(DebugProbe):
             return
         try:
             sock, machine = self._connect_gdbstub()
-            # receives wait with deadlines (RspConnection); bound the sends too: a QEMU that
-            # stopped reading (stopped, hung) must not block a full socket buffer forever
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                            struct.pack("ll", int(REPLY_TIMEOUT), 0))
-            # the handshake skips what QEMU sends on (re)connection (an old stop reply)
-            self._rsp = RspClient(RspConnection(sock, REPLY_TIMEOUT,
+            # receives and sends wait with deadlines (RspConnection): a QEMU that stopped
+            # reading or answering never blocks us for good. The handshake skips what QEMU
+            # sends on (re)connection (an old stop reply).
+            self._rsp = RspClient(RspConnection(sock, patience.factored("probe_reply"),
                                                 name=f"{self.unique_id} gdbstub"))
             try:
                 self._rsp.handshake()
@@ -282,7 +280,7 @@ class QemuProbe(DebugProbe):
 
     def _unix_connect(self, path: str, tried: list[str]) -> socket.socket:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(CONNECT_TIMEOUT)
+        s.settimeout(patience.limit("probe_connect"))
         try:
             s.connect(path)
         except OSError as exc:
@@ -320,11 +318,12 @@ class QemuProbe(DebugProbe):
             return self._unix_connect(path, tried), None
         assert isinstance(self._where, tuple)
         host, port = self._where
+        wait = patience.limit("probe_connect")
         try:
-            s = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+            s = socket.create_connection((host, port), timeout=wait)
         except OSError as exc:
             raise ProbeUnreachable(f"probe {self.unique_id} cannot be reached; tried TCP "
-                                   f"{host}:{port} for {CONNECT_TIMEOUT:.0f} s: "
+                                   f"{host}:{port} for {wait:.1f} s: "
                                    f"{exc.strerror or exc}") from None
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s, None

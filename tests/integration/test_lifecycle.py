@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -69,7 +70,9 @@ def test_console_timeout_on_halted_core_names_pattern_and_last_lines(dut):
     with pytest.raises(ConsoleTimeout) as e:
         dut.console.command("status", timeout=0.2)
     msg = str(e.value)
-    assert "0.20 s" in msg and "READY" in msg and "qsm-washer/shell" in msg
+    # the limit asked for, scaled by the machine's load (never shorter)
+    waited = float(re.search(r"within ([0-9.]+) s", msg).group(1))
+    assert waited >= 0.2 and "READY" in msg and "qsm-washer/shell" in msg
     dut.execution.resume()
     # the line sent while halted is answered once the core runs again
     dut.console.expect(r"^OK state=", timeout=2)

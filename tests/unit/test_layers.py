@@ -20,7 +20,7 @@ PACKAGE = ROOT / "harness"
 # bottom → top. A module belongs to the entry naming it or its closest enclosing package;
 # "harness" itself (the package's __init__) is only that module.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base", ["harness", "harness.errors"]),
+    ("base", ["harness", "harness.errors", "harness.patience"]),
     ("models", ["harness.config", "harness.settings", "harness.bench", "harness.firmware",
                 "harness.ctypes_dwarf", "harness.symbols", "harness.regs", "harness.regcheck",
                 "harness.protocols", "harness.console", "harness.reaper"]),

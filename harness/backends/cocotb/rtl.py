@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ... import patience
 from ...errors import DutLost, HarnessError
 from . import wire
 from .blocks import Block
@@ -110,7 +111,7 @@ class Rtl:
                 self.client.finish()
         with contextlib.suppress(OSError):
             self.client.sock.close()
-        self.thread.join(30 * self._timeout_factor)
+        self.thread.join(patience.limit(30.0, self._timeout_factor))
         self.outcome = ("simulator still running 30 s after FINISH" if self.thread.is_alive()
                         else self.thread.outcome())
         shutil.rmtree(self._sock_dir, ignore_errors=True)
@@ -140,7 +141,8 @@ def open_rtl(block: Block, *, simulator: str = "icarus", build_root: Path, run_d
            "COCOTB_REWRITE_ASSERTION_FILES": ""}
     thread = SimulatorThread(runner, block, run_dir, env, waves=waves, simulator=simulator)
     thread.start()
-    deadline = time.monotonic() + 60 * timeout_factor
+    start_wait = patience.limit(60.0, timeout_factor)
+    deadline = time.monotonic() + start_wait
     try:
         listener.settimeout(0.05)
         while True:
@@ -153,7 +155,7 @@ def open_rtl(block: Block, *, simulator: str = "icarus", build_root: Path, run_d
                                                  "connecting to the bridge")) from None
                 if time.monotonic() > deadline:
                     raise DutLost(_start_failure(block, simulator, thread, "did not connect "
-                                                 f"within {60 * timeout_factor:.0f} s")) from None
+                                                 f"within {start_wait:.0f} s")) from None
     finally:
         listener.close()
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
@@ -163,7 +165,7 @@ def open_rtl(block: Block, *, simulator: str = "icarus", build_root: Path, run_d
         wire.REPLY.unpack(wire.recv_exact(conn, wire.REPLY.size))  # hello
     except (OSError, ConnectionError) as exc:
         conn.close()
-        thread.join(10)
+        thread.join(patience.limit(10.0, timeout_factor))
         raise DutLost(_start_failure(block, simulator, thread, f"hello lost: {exc}")) from None
     return Rtl(block, simulator, thread, client, sock_dir, timeout_factor)
 
