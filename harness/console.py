@@ -40,11 +40,29 @@ class Match:
         return self.match[key]
 
 
+SHOWN_WIDTH = 160  # characters of one console line in a report
+# C0 controls (but tab) and DEL, shown escaped: line noise must not drive the reader's terminal
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0B, 0x20), 0x7F)}
+
+
+def shown(lines: Sequence[str]) -> str:
+    """Console lines as a report shows them: indented, control characters escaped, each cut to
+    :data:`SHOWN_WIDTH` characters (a chip printing garbage cannot flood the report)."""
+    out = []
+    for line in lines:
+        text = line.rstrip("\r").translate(_CONTROLS)
+        if len(text) > SHOWN_WIDTH:
+            text = f"{text[:SHOWN_WIDTH]}... ({len(text) - SHOWN_WIDTH} more characters)"
+        out.append(f"  | {text}")
+    return "\n".join(out) or "  | (nothing received)"
+
+
 class ConsoleLog:
     """Per-console log file: one line per received or sent line, time since open in ms."""
 
     def __init__(self, path: Path | None, t0: float) -> None:
         self._t0 = t0
+        self.path: Path | None = None
         self._fh: TextIO | None = None
         self._partial = ""
         self._lock = threading.Lock()
@@ -58,6 +76,7 @@ class ConsoleLog:
                 self._fh.close()
             self._t0 = time.monotonic()
             self._partial = ""
+            self.path = path
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
             self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
@@ -292,8 +311,7 @@ class Console:
 
     @staticmethod
     def _tail(text: str, n: int = 20) -> str:
-        lines = [ln.rstrip("\r") for ln in text.splitlines()[-n:]]
-        return "\n".join(f"  | {ln}" for ln in lines) or "  | (nothing received)"
+        return shown(text[-n * 4 * SHOWN_WIDTH:].splitlines()[-n:])
 
     # -- writing -----------------------------------------------------------------------------
     def write(self, data: bytes) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Target
-from .console import Console
+from .console import Console, shown
 from .errors import DutLost, FirmwareError, HarnessError
 from .firmware import VERSION_SIZE, FirmwareImage, VersionInfo
 from .protocols import CAPABILITIES, Execution, Loader, Memory, segment_differences
@@ -264,7 +264,7 @@ class Dut:
         for name, con in self.consoles.items():
             tail = con.last_lines(lines)
             out.append(f"last {len(tail)} lines of console {name!r}:")
-            out += [f"  | {ln}" for ln in tail] or ["  | (nothing received)"]
+            out.append(shown(tail))
         return "\n".join(out)
 
     def ensure_alive(self) -> None:

@@ -7,6 +7,8 @@
  *   > echo text      -> text
  *   > peek 0x0       -> the word at that address, hex
  *   > ticks          -> how many lines were executed since reset
+ *   > noise N SEED   -> N pseudo-random bytes, every value 0..255 (xorshift32 from SEED): a
+ *                       line-noise test pattern
  *
  * A lone LF is ignored (a terminal sends CR): a host that sends LF only sees its command echoed
  * and never run.
@@ -173,6 +175,12 @@ __attribute__((noipa)) static void execute(const char *line)
         put_unsigned(*(volatile uint32_t *)(uintptr_t)(uint32_t)a, 16);
     } else if (starts(line, "ticks", &rest)) {
         put_unsigned(executed, 10);
+    } else if (starts(line, "noise", &rest) && parse(&rest, &a) && parse(&rest, &b)) {
+        uint32_t x = (uint32_t)b ? (uint32_t)b : 1u;
+        for (int32_t i = 0; i < a; i++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            putc_((char)(x >> 24));
+        }
     } else if (*line) {
         puts_("?");
     }
