@@ -60,13 +60,15 @@ OWNER_FILE, QEMU_PID_FILE = "owner", "qemu.pid"
 
 
 def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), None when it is gone: with
-    the pid it names one process, even after the pid is reused."""
+    """The kernel's start time of ``pid`` (clock ticks since boot), None when it is gone (or a
+    zombie, dead but not yet reaped): with the pid it names one process, even after the pid is
+    reused."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _identity(pid: int) -> str:
@@ -95,6 +97,18 @@ def note_qemu(rundir: Path, pid: int) -> None:
     """Record the QEMU running for ``rundir`` (the sweep stops it if the owner died)."""
     with contextlib.suppress(OSError):
         (rundir / QEMU_PID_FILE).write_text(_identity(pid))
+
+
+def qemu_gone(rundir: Path) -> str | None:
+    """"QEMU pid N is no longer running" when the QEMU noted for ``rundir`` ended (seen from
+    any process, its parent or not); None while it runs or when none was noted."""
+    try:
+        noted = (rundir / QEMU_PID_FILE).read_text()
+    except OSError:
+        return None
+    if _alive(noted):
+        return None
+    return f"QEMU pid {noted.split()[0]} is no longer running (killed or crashed)"
 
 
 def _mentioned_on_a_command_line(path: Path) -> bool:

@@ -44,6 +44,7 @@ from pyocd.core.memory_interface import MemoryInterface
 from pyocd.probe.debug_probe import DebugProbe
 
 from .. import patience
+from ..emu.process import qemu_gone
 from ..emu.rsp import RspClient
 from ..emu.rsp_wire import RspConnection
 from ..errors import HarnessError
@@ -251,14 +252,18 @@ class QemuProbe(DebugProbe):
             except Exception:  # noqa: BLE001 (a report must not hide the error it explains)
                 return ""
         if self._kind == "unix" and chips.lock_path(str(self._where)) is not None:
-            # a chip served by a launcher in another process: QEMU's own words, if it left any
+            # a chip served by a launcher in another process: whether its QEMU still runs,
+            # and QEMU's own words, if it left any
             log = Path(str(self._where)).with_name("qemu.log")
+            gone = qemu_gone(log.parent)
             try:
                 said = log.read_text(errors="replace").strip().splitlines()[-5:]
             except OSError:
                 said = []
+            text = f"; {gone}" if gone else ""
             if said:
-                return "; QEMU's log (" + str(log) + "):\n  " + "\n  ".join(said)
+                text += "; QEMU's log (" + str(log) + "):\n  " + "\n  ".join(said)
+            return text
         return ""
 
     def _take_lock(self, gdb_socket: str) -> None:
