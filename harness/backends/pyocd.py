@@ -205,6 +205,15 @@ class PyocdBackend:
         probe = getattr(session, "probe", None)
         return session is not None and session.is_open and probe is not None and probe.is_open
 
+    def log_to(self, log_dir: Path) -> None:
+        """A reused chip's logs go to the test now using it: its console logs, and (behind
+        ``qemu:auto``) QEMU's own log should QEMU die."""
+        self.log_dir = log_dir
+        if self.process is not None:
+            self.process.log_dir = log_dir
+        for cname, con in self.consoles.items():
+            con.log.open(log_dir / f"{self.name}.{cname}.log")
+
     def diagnosis(self) -> str:
         text = f"pyOCD session on probe {self.uid}"
         if self.process is not None:

@@ -68,8 +68,7 @@ class PyocdPool(Pool):
                 backend.close()
                 raise
         elif log_dir is not None:
-            for cname, con in backend.consoles.items():
-                con.log.open(log_dir / f"{backend.name}.{cname}.log")
+            backend.log_to(log_dir)
         # the image is programmed and verified: power-on only lets the core run
         return Dut.from_backend(backend, target=self.target, image=self.image,
                                 timeout_factor=self._factor(), name=backend.name, boot=boot,

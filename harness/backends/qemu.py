@@ -181,6 +181,13 @@ class QemuBackend:
     def diagnosis(self) -> str:
         return self.process.diagnosis()
 
+    def log_to(self, log_dir: Path) -> None:
+        """A reused chip's logs go to the test now using it: its console logs, and QEMU's own
+        log should QEMU die."""
+        self.process.log_dir = log_dir
+        for cname, con in self.consoles.items():
+            con.log.open(log_dir / f"{self.name}.{cname}.log")
+
     def power_on(self) -> None:
         """Let the halted (``-S``) chip run from its reset vector."""
         if not self.alive:

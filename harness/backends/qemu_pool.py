@@ -114,9 +114,8 @@ class QemuPool(Pool):
         if backend is None:
             backend = self._take_ready()
             self.stats["fresh"] += 1
-        for cname, con in backend.consoles.items():
-            if log_dir is not None:
-                con.log.open(log_dir / f"{backend.name}.{cname}.log")
+        if log_dir is not None:
+            backend.log_to(log_dir)
         # a failed boot hands the chip back through release(): the next acquire proves it
         # clean or discards it
         return Dut.from_backend(backend, target=self.target, image=self.image,

@@ -131,8 +131,8 @@ class SnapshotPool(Pool):
                 continue
             self.stats["restored"] += 1
             if log_dir is not None:
-                for cname, con in saved.backend.consoles.items():
-                    con.log.open(log_dir / f"{saved.backend.name}.{cname}.log")
+                saved.backend.log_to(log_dir)
+                for con in saved.backend.consoles.values():
                     con.log.note("restored from a snapshot taken when the chip was ready")
             self._out[id(saved.backend)] = saved
             dut = Dut.from_backend(saved.backend, target=self.target, image=self.image,

@@ -208,7 +208,7 @@ class QemuProcess:
     argv: list[str] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)  # raw UARTs: name → socket:// URL
     log_dir: Path | None = None  # where QEMU's log is kept if QEMU dies on its own
-    kept_log: Path | None = None  # set by close() when it kept QEMU's log
+    kept_log: Path | None = None  # QEMU's log, kept once it died on its own
     killed: bool = False  # ended on purpose (kill()): its log is not a crash report
 
     @property
@@ -233,9 +233,16 @@ class QemuProcess:
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         tail = self.stderr_tail()
         text = f"{QEMU} pid {self.pid} died ({how})" + (f"; its stderr:\n{tail}" if tail else "")
+        self._keep_crash_log()
         if self.kept_log is not None:
             text += f"\n(QEMU's log kept at {self.kept_log})"
         return text
+
+    def _keep_crash_log(self) -> None:
+        """Keep the log of a QEMU that ended on its own (once): the first report of its death
+        already names the kept file."""
+        if died_on_its_own(self.proc.poll()) and not self.killed and self.kept_log is None:
+            self.kept_log = keep_log(self.rundir, self.log_dir, self.name.replace("/", "_"))
 
     def kill(self) -> int:
         """SIGKILL QEMU and reap it, as a crash would end it (for tests that lose a chip on
@@ -247,8 +254,7 @@ class QemuProcess:
     def close(self, qmp_quit: Callable[[], object] | None = None) -> int | None:
         """Stop QEMU (QMP quit → SIGTERM → SIGKILL), close sockets, remove the run dir. A QEMU
         that had ended on its own leaves its log behind (:attr:`kept_log`)."""
-        if died_on_its_own(self.proc.poll()) and not self.killed and self.kept_log is None:
-            self.kept_log = keep_log(self.rundir, self.log_dir, self.name.replace("/", "_"))
+        self._keep_crash_log()
         if qmp_quit is not None and self.alive:
             with contextlib.suppress(Exception):
                 qmp_quit()

@@ -1,6 +1,7 @@
 """QEMU dying mid-test is an error naming the DUT, the step and the last console lines; the run
 goes on and leaves nothing behind."""
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,14 +24,32 @@ def test_next_one_runs(dut):
     assert dut.command("status").startswith("state=IDLE")
 """
 
+LOCKUP = """
+TABLE = 0x2000F000  # a vector table of zeros in RAM: every handler address is invalid
 
-def _run(pytester, monkeypatch, *args):
+
+def test_locks_up(dut):
+    ex, mem = dut.execution, dut.memory
+    ex.halt()
+    mem.write(TABLE, bytes(0x100))
+    mem.write_u32(0xE000ED08, TABLE)  # VTOR
+    ex.write_register("pc", 0xE0001000)  # execute-never: a fault whose HardFault handler
+    ex.resume()                            # (address 0, no Thumb bit) faults inside HardFault
+    dut.command("status")
+
+
+def test_next_one_runs(dut):
+    assert dut.command("status").startswith("state=IDLE")
+"""
+
+
+def _run(pytester, monkeypatch, *args, inner=INNER):
     pytester.makeini(f"""
         [pytest]
         harness_targets_dir = {ROOT / 'targets'}
         harness_bench = {ROOT / 'targets' / 'benches' / 'emulated.yaml'}
     """)
-    pytester.makepyfile(test_inner=INNER)
+    pytester.makepyfile(test_inner=inner)
     rundir = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))
     monkeypatch.setenv("HARNESS_RUNDIR", str(rundir))
     try:
@@ -64,3 +83,18 @@ def test_under_xdist(pytester, monkeypatch):
     result = _run(pytester, monkeypatch, "-n", "2")
     result.stdout.fnmatch_lines(["*2 passed, 2 errors*"])
     assert result.ret == 1
+
+
+def test_a_lockup_is_an_error_with_qemus_words_kept_and_the_run_goes_on(pytester, monkeypatch):
+    """QEMU 7.2 aborts when the core locks up: the test is an ERROR carrying QEMU's own message,
+    its log is kept in the DUT's log directory, and the next test gets a fresh chip."""
+    result = _run(pytester, monkeypatch, "-v", inner=LOCKUP)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*test_locks_up?qsm-washer? ERROR*",
+                                 "*test_next_one_runs?qsm-washer? PASSED*"])
+    assert "Lockup" in out, out
+    kept = re.search(r"QEMU's log kept at ([^\s)]+)", out)
+    assert kept, out
+    log = Path(kept.group(1))
+    assert log.is_relative_to(pytester.path / "results" / "logs"), log
+    assert "Lockup" in log.read_text()
