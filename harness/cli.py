@@ -416,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="key that ends an interactive session (default ctrl-]; Ctrl-D and "
                         "Ctrl-C go to the chip)")
     k.set_defaults(func=cmd_console)
+    from .flakes import add_command as add_flakes_command
+
+    add_flakes_command(sub)  # `harness flakes RESULTS_DIR`
     from .station.cli import add_commands as add_station_commands
 
     add_station_commands(sub)  # `harness station run ...`, `harness report ...`

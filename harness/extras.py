@@ -30,7 +30,8 @@ class Extra(NamedTuple):
 
 
 EXTRAS: dict[str, Extra] = {
-    "core": Extra(None, {"harness-ctest": "harness.ctest.pytest_plugin"}),
+    "core": Extra(None, {"harness-ctest": "harness.ctest.pytest_plugin",
+                         "harness-retry": "harness.retry"}),
     "pyocd": Extra("pyocd", {}),  # the pyocd world and the qemu: probe; no plugin of its own
     "rtl": Extra("cocotb", {"harness-rtl": "harness.backends.cocotb.pytest_plugin"}),
     "instruments": Extra("pyvisa", {"harness-instruments": "harness.instruments.pytest_plugin"}),
