@@ -23,6 +23,7 @@ class Counter(Driver):
             self._gate = seconds
 
     def _budget(self) -> int:
+        """Base budget of a measurement (the session multiplies it by its timeout factor)."""
         # a virtual counter may repeat a gate in which the emulated chip was starved
         return int(self.session.timeout_ms + 4000 * (self._gate or 0.1))
 

@@ -44,6 +44,8 @@ class Multimeter(Driver):
 
     def read(self) -> float:
         """Trigger and read one value with the current configuration."""
+        # base budget: the integration time on top of the session's timeout (the session
+        # multiplies it by its timeout factor)
         budget = int(self.session.timeout_ms + 1000 * self._nplc / self.LINE_HZ)
         return reading(self.session.query_float("READ?", timeout_ms=budget))
 

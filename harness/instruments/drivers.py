@@ -27,13 +27,16 @@ def driver_for(identity: Identity, resource: str = "") -> type[Driver]:
 
 
 def open_instrument(inst: Instrument, resource: str | None = None,
-                    rm: ResourceManager | None = None) -> Driver:
+                    rm: ResourceManager | None = None, *, timeout_factor: float = 1.0) -> Driver:
     """Open ``inst`` (at ``resource``, default its inventory resource string) with its driver.
 
     The driver's kind must match the inventory's (a meter listed as a supply is an error).
+    Every wait of the session is the inventory's ``timeout_ms`` (or a call's own budget)
+    times ``timeout_factor``.
     """
     where = resource or inst.resource
-    session = ScpiSession(where, timeout_ms=inst.timeout_ms, rm=rm,
+    session = ScpiSession(where, timeout_ms=inst.timeout_ms, timeout_factor=timeout_factor,
+                          rm=rm,
                           serial=inst.serial.visa_attributes() if inst.serial else None)
     try:
         cls = driver_for(session.identity, where)

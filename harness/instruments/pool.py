@@ -63,8 +63,11 @@ class BoundSupply:
 
 
 class InstrumentPool:
-    def __init__(self, bench: Bench) -> None:
+    """``timeout_factor`` scales every instrument wait (the run's factor for a loaded host)."""
+
+    def __init__(self, bench: Bench, timeout_factor: float = 1.0) -> None:
         self.bench = bench
+        self.timeout_factor = timeout_factor
         self._drivers: dict[str, Driver] = {}
         self._stack = contextlib.ExitStack()
         self._lab: VirtualLab | None = None
@@ -88,7 +91,8 @@ class InstrumentPool:
 
             if not is_virtual(inst):
                 self._stack.enter_context(lease(inst.resource))
-            self._drivers[inst.name] = open_instrument(inst, self.lab.resource(inst))
+            self._drivers[inst.name] = open_instrument(inst, self.lab.resource(inst),
+                                                       timeout_factor=self.timeout_factor)
         return self._drivers[inst.name]
 
     def get(self, kind: str, slot: int) -> Driver | None:

@@ -25,7 +25,8 @@ def _pool(config: pytest.Config) -> InstrumentPool:
         from ..plugin import settings
         from .pool import InstrumentPool
 
-        pool = config.stash[_POOL] = InstrumentPool(settings(config).bench)
+        run = settings(config)
+        pool = config.stash[_POOL] = InstrumentPool(run.bench, run.timeout_factor)
     return pool
 
 

@@ -1,4 +1,4 @@
-"""Serve virtual instruments until Ctrl-C, for pyvisa-shell or any SCPI client:
+"""Serve virtual instruments until Ctrl-C or SIGTERM, for pyvisa-shell or any SCPI client:
 
     .venv/bin/python -m harness.instruments.virtual keysight-e36312a rigol-dp832
     .venv/bin/python -m harness.instruments.virtual --serial rigol-dp832   # on a pty (ASRL)
@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 
 from .lab import MODELS
@@ -24,8 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     servers = [server(MODELS[m](serial=f"VIRT{i:05d}")) for i, m in enumerate(args.models)]
     for m, s in zip(args.models, servers, strict=True):
         print(f"{m:18} {s.resource}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        while not stop.wait(1.0):  # until Ctrl-C or SIGTERM
+            pass
     except KeyboardInterrupt:
         pass
     finally:

@@ -26,6 +26,7 @@ class VirtualInstrument:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.stalled = False  # a test switch: stop answering, like a hung instrument
+        self.answer_delay = 0.0  # a test switch: answer this many seconds late (a busy one)
         self.source: DutSignals | None = None  # None: readings of a DUT that is off
         self.commands = CommandSet()
         c = self.commands

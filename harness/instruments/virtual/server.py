@@ -1,6 +1,12 @@
 """Serve a virtual instrument over raw SCPI: on loopback TCP (port 0: the OS picks), like
 an LXI instrument's socket port, or on a pseudo-terminal, like an RS-232 instrument's serial
-port (the resource is ``ASRL/dev/pts/N::INSTR``; pyvisa-py opens it with pyserial)."""
+port (the resource is ``ASRL/dev/pts/N::INSTR``; pyvisa-py opens it with pyserial).
+
+No call of a server blocks without a bound: reads poll a stop flag every ``POLL`` seconds, an
+answer nobody reads is dropped after ``SEND_TIMEOUT``, a line longer than ``MAX_LINE`` without
+a terminator is discarded, and ``close`` joins every thread it started with a timeout. A
+client that disconnects, also in the middle of a query, ends only its own connection.
+"""
 
 from __future__ import annotations
 
@@ -8,49 +14,97 @@ import contextlib
 import os
 import select
 import socket
-import socketserver
+import termios
 import threading
+import time
 import tty
 
 from ..errors import InstrumentError
 from .instrument import VirtualInstrument
 
-
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        inst = self.server.instrument
-        for raw in self.rfile:
-            answer = _answer(inst, raw)
-            if answer is not None:
-                self.wfile.write(answer)
-                self.wfile.flush()
+POLL = 0.05          # s, how often a waiting server thread looks at its stop flag
+SEND_TIMEOUT = 5.0   # s, an answer the client does not take within this is dropped
+MAX_LINE = 65536     # bytes without a line terminator: not a command, discarded
+JOIN_TIMEOUT = 2.0   # s, per thread, when a server closes
 
 
-def _answer(inst: VirtualInstrument, raw: bytes) -> bytes | None:
-    """The reply line to one received line (None: nothing to send back)."""
+def _answer(inst: VirtualInstrument, raw: bytes, stop: threading.Event) -> bytes | None:
+    """The reply line to one received line (None: nothing to send back).
+
+    A stalled instrument ignores the line; with ``answer_delay`` the answer is held back that
+    long (less if the server stops meanwhile: then there is no answer).
+    """
     line = raw.decode("ascii", errors="replace").strip()
     if not line or inst.stalled:
         return None
     answer = inst.handle(line)
-    return None if answer is None else answer.encode() + b"\n"
+    if answer is None:
+        return None
+    if inst.answer_delay > 0 and stop.wait(inst.answer_delay):
+        return None
+    return answer.encode() + b"\n"
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    """Serves ``instrument`` to every connection (the handlers share it)."""
+def _lines(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines of ``pending + chunk`` and what is left (dropped when it grew too long)."""
+    *lines, rest = (pending + chunk).split(b"\n")
+    return lines, b"" if len(rest) > MAX_LINE else rest
 
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
 
-    def __init__(self, address: tuple[str, int], instrument: VirtualInstrument) -> None:
-        super().__init__(address, _Handler)
-        self.instrument = instrument
+class _Connection:
+    """One client of a ScpiServer, served on a thread of its own."""
+
+    def __init__(self, server: ScpiServer, conn: socket.socket, peer: str) -> None:
+        self.server = server
+        self.conn = conn
+        self.thread = threading.Thread(target=self._serve, daemon=True,
+                                       name=f"scpi-{server.instrument.model}-{server.port}-"
+                                            f"{peer}")
+
+    def _serve(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # a broken connection ends this client, not the server
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                self.conn.close()
+            self.server._forget(self)
+
+    def _loop(self) -> None:
+        conn, stop = self.conn, self.server._stop
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending = b""
+        while not stop.is_set():
+            ready = select.select([conn], [], [], POLL)[0]
+            if not ready:
+                continue
+            chunk = conn.recv(4096)
+            if not chunk:  # the client went away (perhaps in the middle of a query)
+                return
+            lines, pending = _lines(pending, chunk)
+            for raw in lines:
+                answer = _answer(self.server.instrument, raw, stop)
+                if answer is not None and not self._send(answer):
+                    return
+
+    def _send(self, data: bytes) -> bool:
+        """False when the client is gone or does not read (the connection then ends)."""
+        deadline = time.monotonic() + SEND_TIMEOUT
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.server._stop.is_set():
+                return False
+            if not select.select([], [self.conn], [], min(left, POLL))[1]:
+                continue
+            try:
+                sent = self.conn.send(data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:  # reset or broken pipe: the client disconnected
+                return False
+            data = data[sent:]
+        return True
 
 
 class ScpiServer:
@@ -58,12 +112,13 @@ class ScpiServer:
 
     def __init__(self, instrument: VirtualInstrument, host: str = "127.0.0.1") -> None:
         self.instrument = instrument
-        self._server = _Server((host, 0), instrument)
-        bound, self.port = self._server.server_address[:2]
-        assert isinstance(bound, str)  # the socket's own address, as getsockname() gives it
+        self._listener = socket.create_server((host, 0))
+        bound, self.port = self._listener.getsockname()[:2]
         self.host = bound
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._clients: set[_Connection] = set()
+        self._thread = threading.Thread(target=self._accept,
                                         name=f"scpi-{instrument.model}-{self.port}",
                                         daemon=True)
         self._thread.start()
@@ -72,11 +127,43 @@ class ScpiServer:
     def resource(self) -> str:
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
 
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not select.select([self._listener], [], [], POLL)[0]:
+                    continue
+                conn, peer = self._listener.accept()
+            except (OSError, ValueError):  # closed under us, or a client that gave up
+                if self._stop.is_set():
+                    return
+                continue
+            client = _Connection(self, conn, str(peer[1]))
+            with self._lock:
+                if self._stop.is_set():
+                    conn.close()
+                    return
+                self._clients.add(client)
+            client.thread.start()
+
+    def _forget(self, client: _Connection) -> None:
+        with self._lock:
+            self._clients.discard(client)
+
+    @property
+    def clients(self) -> int:
+        """Connections being served now."""
+        with self._lock:
+            return len(self._clients)
+
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
+        self._stop.set()
+        self._thread.join(JOIN_TIMEOUT)
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.thread.join(JOIN_TIMEOUT)
 
     def __enter__(self) -> ScpiServer:
         return self
@@ -87,7 +174,12 @@ class ScpiServer:
 
 class PtyServer:
     """One instrument on a pseudo-terminal; ``resource`` is its VISA ASRL resource string.
-    The pty has no baud rate: line settings are accepted and have no effect."""
+    The pty has no baud rate: line settings are accepted and have no effect.
+
+    The server keeps the terminal's port side open, so a client may come and go: what it
+    sent is answered whether or not it is still there to read, and answers nobody reads are
+    discarded after ``SEND_TIMEOUT`` (like a serial line whose other end is unplugged).
+    """
 
     def __init__(self, instrument: VirtualInstrument) -> None:
         self.instrument = instrument
@@ -97,6 +189,7 @@ class PtyServer:
             raise InstrumentError(f"virtual {instrument.model}: cannot open a pseudo-terminal "
                                   f"for its serial port ({exc}); is /dev/pts mounted?") from None
         tty.setraw(self._slave)  # no echo, no line editing: bytes as an instrument sends them
+        os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"scpi-{instrument.model}-"
@@ -110,22 +203,40 @@ class PtyServer:
     def _serve(self) -> None:
         pending = b""
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
-                continue
             try:
-                pending += os.read(self._master, 4096)
-            except OSError:
+                if not select.select([self._master], [], [], POLL)[0]:
+                    continue
+                chunk = os.read(self._master, 4096)
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError):
                 return
-            *lines, pending = pending.split(b"\n")
+            lines, pending = _lines(pending, chunk)
             for raw in lines:
-                answer = _answer(self.instrument, raw)
+                answer = _answer(self.instrument, raw, self._stop)
                 if answer is not None:
-                    os.write(self._master, answer)
+                    self._send(answer)
+
+    def _send(self, data: bytes) -> None:
+        deadline = time.monotonic() + SEND_TIMEOUT
+        while data and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:  # nobody reads the port: drop what waits in its input buffer
+                with contextlib.suppress(OSError, termios.error):
+                    termios.tcflush(self._slave, termios.TCIFLUSH)
+                return
+            try:
+                if not select.select([], [self._master], [], min(left, POLL))[1]:
+                    continue
+                data = data[os.write(self._master, data):]
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError):
+                return
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        self._thread.join(JOIN_TIMEOUT)
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
