@@ -58,11 +58,16 @@ def shown(lines: Sequence[str]) -> str:
 
 
 class ConsoleLog:
-    """Per-console log file: one line per received or sent line, time since open in ms."""
+    """Per-console log file: one line per received or sent line, time since open in ms.
+
+    Writing the log never raises: a failed write (a full disk) closes the file and is kept in
+    :attr:`error` for whoever reports the test; the console itself reads on.
+    """
 
     def __init__(self, path: Path | None, t0: float) -> None:
         self._t0 = t0
         self.path: Path | None = None
+        self.error: str | None = None  # why the log stopped being written
         self._fh: TextIO | None = None
         self._partial = ""
         self._lock = threading.Lock()
@@ -72,18 +77,39 @@ class ConsoleLog:
     def open(self, path: Path) -> None:
         """(Re)open on ``path``; times restart from now (a reused chip gets a log per test)."""
         with self._lock:
-            if self._fh:
-                self._fh.close()
+            self._close_file()
             self._t0 = time.monotonic()
             self._partial = ""
             self.path = path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
-            self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
+            self.error = None
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+                self._fh.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {path.stem}\n")
+            except OSError as exc:
+                self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        # caller holds the lock
+        self.error = self.error or f"{self.path}: {exc.strerror or exc}"
+        self._close_file()
+
+    def _close_file(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()
+
+    def _write(self, text: str) -> None:
+        # caller holds the lock
+        if self._fh:
+            try:
+                self._fh.write(text)
+            except OSError as exc:
+                self._fail(exc)
 
     def _line(self, t: float, direction: str, text: str) -> None:
-        if self._fh:
-            self._fh.write(f"[{(t - self._t0) * 1e3:10.3f} ms] {direction} {text}\n")
+        self._write(f"[{(t - self._t0) * 1e3:10.3f} ms] {direction} {text}\n")
 
     def received(self, t: float, text: str) -> None:
         with self._lock:
@@ -94,8 +120,7 @@ class ConsoleLog:
 
     def note(self, text: str) -> None:
         with self._lock:
-            if self._fh:
-                self._fh.write(f"# {text}\n")
+            self._write(f"# {text}\n")
 
     def sent(self, t: float, text: str) -> None:
         with self._lock:
@@ -103,11 +128,14 @@ class ConsoleLog:
 
     def close(self) -> None:
         with self._lock:
+            if self._fh and self._partial:
+                self._line(time.monotonic(), "<", self._partial)
+            self._partial = ""
             if self._fh:
-                if self._partial:
-                    self._line(time.monotonic(), "<", self._partial)
-                    self._partial = ""
-                self._fh.close()
+                try:
+                    self._fh.close()
+                except OSError as exc:
+                    self._fail(exc)
                 self._fh = None
 
 

@@ -115,7 +115,7 @@ class QemuPool(Pool):
             backend = self._take_ready()
             self.stats["fresh"] += 1
         if log_dir is not None:
-            backend.log_to(log_dir)
+            backend.log_to(log_dir)  # never raises: a log that cannot be written says so
         # a failed boot hands the chip back through release(): the next acquire proves it
         # clean or discards it
         return Dut.from_backend(backend, target=self.target, image=self.image,

@@ -62,6 +62,14 @@ class LiveProgress:
                     row.total = data["total"]
                 elif data.get("event") == "test":
                     row.done += 1
+                elif data.get("event") == "store-wait":
+                    row.state = "waiting for the record store"
+                    self._line(f"slot {data['slot']}: record store unreachable "
+                               f"({data.get('error', '')}) while {data.get('what', '')}: "
+                               f"waiting up to {data.get('seconds', 0):g} s", force=True)
+                elif data.get("event") == "lost":
+                    row.state = "error"
+                    self._line(f"slot {data['slot']}: {data.get('reason', '')}", force=True)
             elif event == "end":
                 r = data["result"]
                 self.rows[r.slot].state = r.outcome
@@ -121,7 +129,7 @@ def cmd_station_run(args) -> int:
         station = Station(product, slots, db, args.station or socket.gethostname(),
                           args.operator or getpass.getuser(), results.resolve(), bench,
                           retries=args.retries, extra_args=args.pytest_arg or [],
-                          listener=progress)
+                          listener=progress, db_wait=args.db_wait)
         summary = station.run(ok, refused)
     print(format_summary(summary))
     return summary.exit_code
@@ -169,6 +177,18 @@ def cmd_report(args) -> int:
         engine.dispose()
 
 
+def _seconds(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, greater than 0")
+    return value
+
+
 def add_commands(sub) -> None:
     """Add ``station`` and ``report`` to the ``harness`` CLI's subparsers."""
     st = sub.add_parser("station", help="production station: test units by serial number")
@@ -188,6 +208,10 @@ def add_commands(sub) -> None:
     r.add_argument("--retries", type=int, default=0,
                    help="re-run a unit whose run errored (harness/tool fault) up to N times; "
                         "failed units are never retried")
+    r.add_argument("--db-wait", type=_seconds, metavar="SECONDS",
+                   help="how long a unit's run waits for a record store that went away (a "
+                        "database server restarting) before it ends as an error "
+                        "(default: 30 s times the run's --timeout-factor)")
     r.add_argument("--pytest-arg", action="append", metavar="ARG",
                    help="extra argument for each unit's pytest (repeatable)")
     r.set_defaults(func=cmd_station_run)

@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="product config (targets/products/NAME.yaml): part number and limits")
     g.addoption("--limits", default=None, metavar="YAML",
                 help="limits file (default: the product's, else targets/limits/<target>.yaml)")
+    g.addoption("--db-wait", type=float, default=None, metavar="SECONDS",
+                help="how long writes wait for a record store that went away (default: 30 s "
+                     "x --timeout-factor, or HARNESS_DB_WAIT)")
     parser.addini("harness_db", "record store URL", default="sqlite:///results/harness.db")
 
 

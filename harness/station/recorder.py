@@ -2,24 +2,42 @@
 
 There are no update methods: a run, a test attempt and a measurement are inserted once; their
 ends are further rows. A process killed at any point leaves every row written before it.
+
+A store that goes away for a while (a PostgreSQL server restarting) delays writes, it does not
+lose them: a write that fails for want of a connection is retried, on a new connection, until
+the store answers or :attr:`Recorder.wait` seconds have passed. A write whose commit was cut off
+may have landed: before it is tried again the recorder looks for the row it wrote (a run writes
+its rows from one recorder only, so "a row of this run newer than the last one I saw" is that
+row) and never inserts it twice. A store that does not come back in time, or any other failed
+write, leaves the recorder :attr:`~Recorder.lost`: every later write raises at once, every row
+written before stays, and the run ends as an error naming the store and the write.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import socket
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Engine, func, select
+from sqlalchemy import Connection, CursorResult, Engine, Table, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import records as R
 from .limits import LimitSet, Verdict
+
+T = TypeVar("T")
+
+DEFAULT_WAIT = 30.0  # s a write waits for a store that went away (times the run's factor)
+ENV_WAIT = "HARNESS_DB_WAIT"  # s, as given: how long instead (the station sets it per unit)
+_PAUSE = (0.1, 1.0)  # s between tries: first, then doubling up to the second
 
 
 @dataclass(frozen=True)
@@ -63,40 +81,172 @@ def check_serial(serial: str) -> str:
     return serial
 
 
+def store_name(engine: Engine) -> str:
+    """The store as an operator may read it: the URL with its password masked; for a SQLite
+    file, the file's path."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
+
+
+def went_away(engine: Engine, exc: DBAPIError) -> bool:
+    """Whether a failed write says the store could not be reached (worth a new connection and
+    another try), rather than that it refused the write. A SQLite file is not a server: its
+    own waits (busy timeout) are already behind any error it gives."""
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) and engine.dialect.name != "sqlite"
+
+
+def describe_failure(engine: Engine, exc: DBAPIError) -> str:
+    """A failed write in an operator's words; a full disk says so whatever the driver says."""
+    orig = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    if engine.dialect.name == "sqlite" and "database or disk is full" in orig:
+        return f"{os.strerror(errno.ENOSPC).lower()} (SQLite: {orig})"
+    return orig
+
+
+def open_waiting(url: str, wait: float,
+                 on_wait: Callable[[str, str], None] | None = None) -> Engine:
+    """:func:`records.open_store`, after waiting up to ``wait`` s for a store server that does
+    not answer yet (one restarting as the run starts)."""
+    engine = R.make_engine(url)
+    deadline = time.monotonic() + wait
+    pause, told = _PAUSE[0], False
+    try:
+        while engine.dialect.name != "sqlite":
+            try:
+                with engine.connect():
+                    break
+            except DBAPIError as exc:
+                why = describe_failure(engine, exc)
+                away = went_away(engine, exc)
+                if not away or time.monotonic() >= deadline:
+                    waited = f" (unreachable for {wait:g} s)" if away else ""
+                    raise R.RecordError(f"record store {store_name(engine)}{waited}: opening "
+                                        f"it failed: {why}") from None
+                if not told and on_wait is not None:
+                    on_wait("opening the record store", why)
+                    told = True
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, _PAUSE[1])
+    finally:
+        engine.dispose()
+    return R.open_store(url)
+
+
 @dataclass
 class Recorder:
     engine: Engine
     run_id: int
     info: RunInfo
-    _attempts: dict[str, int] = field(default_factory=dict)
+    wait: float = DEFAULT_WAIT
+    on_wait: Callable[[str, str], None] | None = None  # (what, why): a write is waiting
+    lost: str | None = None  # why this run's record cannot be written any more
+    _nodeids: dict[int, str] = field(default_factory=dict)
+    _last: dict[str, int] = field(default_factory=dict)  # newest id of this run per table
 
     @classmethod
-    def start(cls, engine: Engine, info: RunInfo, git: str = "unknown") -> Recorder:
+    def start(cls, engine: Engine, info: RunInfo, git: str = "unknown", *,
+              wait: float = DEFAULT_WAIT,
+              on_wait: Callable[[str, str], None] | None = None) -> Recorder:
         from .. import __version__
 
         check_serial(info.serial)
         lim = info.limits
-        with engine.begin() as conn:
+        row = dict(serial=info.serial, product=info.product, part_number=info.part_number,
+                   station=info.station, slot=info.slot, operator=info.operator,
+                   harness_version=__version__, harness_git=git,
+                   limits_path=str(lim.path) if lim else None,
+                   limits_version=lim.version if lim else None,
+                   limits_sha256=lim.sha256 if lim else None,
+                   host=socket.gethostname(), pid=os.getpid(), started_ms=R.now_ms())
+
+        def insert(conn: Connection) -> int:
             attempt = R.next_run_attempt(conn, info.serial)
-            run_id = new_id(conn.execute(R.runs.insert().values(
-                serial=info.serial, product=info.product, part_number=info.part_number,
-                station=info.station, slot=info.slot, operator=info.operator, attempt=attempt,
-                harness_version=__version__, harness_git=git,
-                limits_path=str(lim.path) if lim else None,
-                limits_version=lim.version if lim else None,
-                limits_sha256=lim.sha256 if lim else None,
-                host=socket.gethostname(), pid=os.getpid(), started_ms=R.now_ms(),
-            )))
-        return cls(engine, run_id, info)
+            return new_id(conn.execute(R.runs.insert().values(attempt=attempt, **row)))
+
+        def landed(conn: Connection) -> int | None:
+            c = R.runs.c
+            return conn.execute(select(c.id).where(
+                (c.serial == row["serial"]) & (c.host == row["host"]) & (c.pid == row["pid"])
+                & (c.started_ms == row["started_ms"]))).scalar()
+
+        rec = cls(engine, 0, info, wait=wait, on_wait=on_wait)
+        rec.run_id = rec._write(f"starting the run of {info.serial}", insert, landed)
+        return rec
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write(self, what: str, write: Callable[[Connection], T],
+               landed: Callable[[Connection], T | None]) -> T:
+        """``write`` in a transaction of its own, tried again on a new connection while the
+        store is away (at most :attr:`wait` s); ``landed`` finds what an earlier try whose
+        commit was cut off wrote. Raises :class:`RecordError` naming the store and ``what``."""
+        if self.lost is not None:
+            raise R.RecordError(self.lost)
+        deadline: float | None = None
+        pause, tries = _PAUSE[0], 0
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    if tries:
+                        found = landed(conn)
+                        if found is not None:
+                            return found
+                    return write(conn)
+            except DBAPIError as exc:
+                tries += 1
+                why = describe_failure(self.engine, exc)
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.wait
+                if not went_away(self.engine, exc) or now >= deadline:
+                    waited = (f" (unreachable for {self.wait:g} s)"
+                              if went_away(self.engine, exc) else "")
+                    self.lost = (f"record store {store_name(self.engine)}{waited}: {what} "
+                                 f"failed: {why}")
+                    raise R.RecordError(self.lost) from None
+                if tries == 1 and self.on_wait is not None:
+                    self.on_wait(what, why)
+                time.sleep(min(pause, max(0.0, deadline - now)))
+                pause = min(pause * 2, _PAUSE[1])
+
+    def _newer(self, table: Table) -> Callable[[Connection], int | None]:
+        """``landed`` for a row of this run in ``table``: the id of one newer than we know."""
+
+        def landed(conn: Connection) -> int | None:
+            newest = conn.execute(select(func.max(table.c.id))
+                                  .where(table.c.run_id == self.run_id)).scalar()
+            return newest if newest is not None and newest > self._last.get(table.name, 0) \
+                else None
+
+        return landed
+
+    def _insert_one(self, what: str, table: Table, **values: Any) -> int:
+        row_id = self._write(what, lambda conn: new_id(conn.execute(
+            table.insert().values(run_id=self.run_id, **values))), self._newer(table))
+        self._last[table.name] = row_id
+        return row_id
+
+    def _of(self, step_id: int | None) -> str:
+        return f" of {self._nodeids[step_id]}" if step_id in self._nodeids else ""
 
     # -- steps (test attempts) ---------------------------------------------------------------
     def start_step(self, nodeid: str) -> int:
-        with self.engine.begin() as conn:
+        started = R.now_ms()
+
+        def insert(conn: Connection) -> int:
             n = conn.execute(select(func.count()).select_from(R.steps).where(
                 (R.steps.c.run_id == self.run_id) & (R.steps.c.nodeid == nodeid))).scalar()
             return new_id(conn.execute(R.steps.insert().values(
                 run_id=self.run_id, nodeid=nodeid, attempt=int(n or 0) + 1,
-                started_ms=R.now_ms())))
+                started_ms=started)))
+
+        step_id = self._write(f"starting {nodeid}", insert, self._newer(R.steps))
+        self._last[R.steps.name] = step_id
+        self._nodeids[step_id] = nodeid
+        return step_id
 
     def end_step(self, step_id: int, outcome: str, message: str = "", *,
                  instruments: dict[str, str] | None = None,
@@ -110,59 +260,85 @@ class Recorder:
                              path=str(Path(path).resolve()), size=len(data),
                              sha256=hashlib.sha256(data).hexdigest()))
         now = R.now_ms()
-        with self.engine.begin() as conn:
-            if rows:
-                conn.execute(R.attachments.insert(), rows)
-            if instruments:
-                conn.execute(R.instruments.insert(), [
+        newest: dict[str, int] = {}
+
+        def insert(conn: Connection) -> bool:
+            for table, many in ((R.attachments, rows), (R.instruments, [
                     dict(run_id=self.run_id, step_id=step_id, name=k, identity=v, seen_ms=now)
-                    for k, v in instruments.items()])
+                    for k, v in (instruments or {}).items()])):
+                if many:
+                    conn.execute(table.insert(), many)
+                    newest[table.name] = conn.execute(
+                        select(func.max(table.c.id)).where(table.c.run_id == self.run_id)
+                    ).scalar_one()
             conn.execute(R.step_ends.insert().values(step_id=step_id, ended_ms=now,
                                                      outcome=outcome, message=message[:20000]))
+            return True
+
+        def landed(conn: Connection) -> bool | None:
+            found = conn.execute(select(R.step_ends.c.step_id)
+                                 .where(R.step_ends.c.step_id == step_id)).first()
+            if found is None:
+                return None
+            for table in (R.attachments, R.instruments):  # what that commit wrote with it
+                newest[table.name] = conn.execute(
+                    select(func.max(table.c.id)).where(table.c.run_id == self.run_id)
+                ).scalar() or 0
+            return True
+
+        self._write(f"ending {self._nodeids.get(step_id, f'step {step_id}')} ({outcome})",
+                    insert, landed)
+        self._last.update(newest)
 
     # -- what a step records -----------------------------------------------------------------
     def measurement(self, step_id: int | None, verdict: Verdict, limits_sha256: str) -> int:
         lim = verdict.limit
-        with self.engine.begin() as conn:
-            return new_id(conn.execute(R.measurements.insert().values(
-                run_id=self.run_id, step_id=step_id, name=lim.name,
-                value=R.float_or_none(verdict.value), value_text=repr(verdict.value),
-                unit=lim.unit, low=lim.low, high=lim.high, marginal=lim.marginal,
-                outcome=verdict.outcome, limits_sha256=limits_sha256, taken_ms=R.now_ms(),
-            )))
+        return self._insert_one(
+            f"recording measurement {lim.name!r} = {verdict.value!r} {lim.unit}"
+            f"{self._of(step_id)}", R.measurements,
+            step_id=step_id, name=lim.name, value=R.float_or_none(verdict.value),
+            value_text=repr(verdict.value), unit=lim.unit, low=lim.low, high=lim.high,
+            marginal=lim.marginal, outcome=verdict.outcome, limits_sha256=limits_sha256,
+            taken_ms=R.now_ms())
 
     def dut(self, step_id: int | None, *, name: str, target: str, world: str,
             firmware_path: str, firmware_sha256: str, firmware_version: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(R.duts.insert().values(
-                run_id=self.run_id, step_id=step_id, name=name, target=target, world=world,
-                firmware_path=firmware_path, firmware_sha256=firmware_sha256,
-                firmware_version=firmware_version, ready_ms=R.now_ms()))
+        self._insert_one(f"recording DUT {name}{self._of(step_id)}", R.duts,
+                         step_id=step_id, name=name, target=target, world=world,
+                         firmware_path=firmware_path, firmware_sha256=firmware_sha256,
+                         firmware_version=firmware_version, ready_ms=R.now_ms())
 
     def instrument(self, step_id: int | None, name: str, identity: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(R.instruments.insert().values(
-                run_id=self.run_id, step_id=step_id, name=name, identity=identity,
-                seen_ms=R.now_ms()))
+        self._insert_one(f"recording instrument {name}{self._of(step_id)}", R.instruments,
+                         step_id=step_id, name=name, identity=identity, seen_ms=R.now_ms())
 
     def attach(self, step_id: int | None, name: str, path: Path) -> None:
         path = Path(path)
         data = path.read_bytes()
-        with self.engine.begin() as conn:
-            conn.execute(R.attachments.insert().values(
-                run_id=self.run_id, step_id=step_id, name=name, path=str(path.resolve()),
-                size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+        self._insert_one(f"recording attachment {path}{self._of(step_id)}", R.attachments,
+                         step_id=step_id, name=name, path=str(path.resolve()), size=len(data),
+                         sha256=hashlib.sha256(data).hexdigest())
 
     # -- the end -----------------------------------------------------------------------------
     def end(self, outcome: str, *, tests: int, failed: int, errors: int) -> None:
-        with self.engine.begin() as conn:
+        ended = R.now_ms()
+
+        def insert(conn: Connection) -> bool:
             fw = conn.execute(select(R.duts.c.firmware_sha256, R.duts.c.firmware_version)
                               .where(R.duts.c.run_id == self.run_id)
                               .order_by(R.duts.c.id).limit(1)).first()
             inst = conn.execute(select(R.instruments.c.name, R.instruments.c.identity)
                                 .where(R.instruments.c.run_id == self.run_id)).all()
             conn.execute(R.run_ends.insert().values(
-                run_id=self.run_id, ended_ms=R.now_ms(), outcome=outcome,
+                run_id=self.run_id, ended_ms=ended, outcome=outcome,
                 firmware_sha256=fw[0] if fw else None, firmware_version=fw[1] if fw else None,
                 instruments=json.dumps(dict(inst), sort_keys=True), tests=tests,
                 failed=failed, errors=errors))
+            return True
+
+        def landed(conn: Connection) -> bool | None:
+            found = conn.execute(select(R.run_ends.c.run_id)
+                                 .where(R.run_ends.c.run_id == self.run_id)).first()
+            return True if found is not None else None
+
+        self._write(f"ending the run ({outcome})", insert, landed)

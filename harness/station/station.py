@@ -5,11 +5,17 @@ station's lifetime so two stations never share one). A unit's run is ``python -m
 --target T --slot N --serial=SN ...`` in its own results directory: a crash, a hang or a kill of
 one unit cannot take another slot or the station with it. The serial number travels as one argv
 element (``--serial=<sn>``), never through a shell, and names no path (see ``serials.dir_name``).
+
+The unit's output comes to the station through a pipe and is written to its ``pytest.log``
+here: a results disk that fills up cannot make the unit's own terminal writes fail, and the
+station says which path could not be written ("no space left on device") instead of losing the
+verdict. A slot whose results disk has no space left does not start a unit at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, HarnessError
 from .product import Product
+from .run import NO_SPACE, RESULT_LINE, disk_full
 from .serials import dir_name
 
 VERDICTS = ("pass", "fail", "error", "aborted")
@@ -97,6 +104,7 @@ class Station:
     python: str = sys.executable
     extra_args: list[str] = field(default_factory=list)
     listener: Listener = lambda event, data: None
+    db_wait: float | None = None  # s a unit waits for a record store that went away
 
     def command(self, serial: str, slot: int, unit_dir: Path) -> list[str]:
         p = self.product
@@ -118,45 +126,111 @@ class Station:
 
     # -- one unit ----------------------------------------------------------------------------
     def run_unit(self, serial: str, slot: int, attempt: int) -> UnitResult:
-        d = self.unit_dir(serial, slot)
-        self.listener("start", {"serial": serial, "slot": slot, "attempt": attempt, "dir": d})
         t0 = time.monotonic()
+        try:
+            no_space(self.results)
+            d = self.unit_dir(serial, slot)
+            log = _Log(d / "pytest.log")
+        except OSError as exc:
+            where = exc.filename or self.results
+            why = NO_SPACE if disk_full(exc) is not None else (exc.strerror or str(exc))
+            res = UnitResult(serial, slot, attempt, "error", time.monotonic() - t0,
+                             self.results, None, reason=f"not started: {where}: {why}")
+            self.listener("start", {"serial": serial, "slot": slot, "attempt": attempt,
+                                    "dir": self.results})
+            self.listener("end", {"result": res})
+            return res
+        self.listener("start", {"serial": serial, "slot": slot, "attempt": attempt, "dir": d})
         env = dict(os.environ, HARNESS_STATION_SLOT=str(slot))
-        with open(d / "pytest.log", "wb") as log:
+        if self.db_wait is not None:
+            from .recorder import ENV_WAIT
+
+            env[ENV_WAIT] = repr(self.db_wait)
+        with log:
             proc = subprocess.Popen(self.command(serial, slot, d), cwd=self.product.root,
-                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env=env)
+            assert proc.stdout is not None
+            os.set_blocking(proc.stdout.fileno(), False)
             follower = _Follower(d / "progress.jsonl",
                                  lambda ev: self.listener("progress", {"slot": slot, **ev}))
-            while True:
-                try:
-                    proc.wait(timeout=0.02)  # returns the moment the unit's pytest ends
-                    break
-                except subprocess.TimeoutExpired:
-                    follower.poll()
-            follower.poll()
+            try:
+                while True:
+                    try:
+                        proc.wait(timeout=0.02)  # returns the moment the unit's pytest ends
+                        break
+                    except subprocess.TimeoutExpired:
+                        log.pump(proc.stdout.fileno())
+                        follower.poll()
+                log.pump(proc.stdout.fileno())
+                follower.poll()
+            finally:
+                proc.stdout.close()
+                if proc.poll() is None:  # only if the station itself is failing
+                    proc.kill()
+                    proc.wait()
         res = UnitResult(serial, slot, attempt, "error", time.monotonic() - t0, d,
                          proc.returncode)
-        try:
-            data = json.loads((d / "result.json").read_text())
-        except (OSError, ValueError):
-            res.reason = (f"pytest exited {proc.returncode} without a result; "
-                          f"log: {d / 'pytest.log'}")
-            res.outcome = "error"
+        data = self._result(d, log)
+        if data is None:
+            res.reason = f"pytest exited {proc.returncode} without a result"
         else:
             res.outcome = data["outcome"] if data["outcome"] in VERDICTS else "error"
             res.run_id = data.get("run_id")
             res.counts = {k: data.get(k, 0) for k in ("passed", "failed", "error", "skipped")}
-            if res.outcome != "pass":
-                res.reason = f"log: {d / 'pytest.log'}"
+            res.reason = str(data.get("reason") or "")
+        if res.outcome != "pass":
+            res.reason = "; ".join(r for r in (res.reason, self._full_disk(d, data),
+                                               log.where()) if r)
         self.listener("end", {"result": res})
         return res
 
+    @staticmethod
+    def _result(d: Path, log: _Log) -> dict | None:
+        """The unit's result: ``result.json``, else the line it printed when it could not
+        write the file."""
+        try:
+            data = json.loads((d / "result.json").read_text())
+        except (OSError, ValueError):
+            data = None
+            for line in reversed(log.tail().splitlines()):
+                if RESULT_LINE in line:  # stdout and stderr share the pipe: maybe mid-line
+                    with contextlib.suppress(ValueError):
+                        data = json.loads(line.rsplit(RESULT_LINE, 1)[1])
+                    break
+        return data if isinstance(data, dict) and "outcome" in data else None
+
+    @staticmethod
+    def _full_disk(d: Path, data: dict | None) -> str:
+        """Why a unit that did not say so itself may have failed: its results disk is full."""
+        if data is not None and NO_SPACE in str(data.get("reason", "")).lower():
+            return ""
+        try:
+            no_space(d)
+        except OSError as exc:
+            return f"results disk full: {exc.filename}: {NO_SPACE}"
+        return ""
+
     # -- the line ----------------------------------------------------------------------------
     def run(self, serials: list[str], refused: list | None = None) -> Summary:
-        from .records import open_store
+        from sqlalchemy.engine import make_url
 
-        open_store(self.db).dispose()  # the schema exists before the slots race to create it
+        from .records import RecordError, open_store
+
+        try:
+            no_space(self.results)
+        except OSError:
+            raise HarnessError(f"results directory {self.results}: {NO_SPACE}") from None
+        try:
+            open_store(self.db).dispose()  # the schema exists before the slots race to create it
+        except RecordError as exc:
+            db = make_url(self.db).database if self.db.startswith("sqlite") else None
+            try:
+                if db:
+                    no_space(Path(db).parent)
+            except OSError as full:
+                raise RecordError(f"{exc} ({full.filename}: {NO_SPACE})") from None
+            raise
         todo: queue.Queue = queue.Queue()
         for s in serials:
             todo.put((s, 1))
@@ -192,6 +266,72 @@ class Station:
         bench = self.bench.stem if self.bench else "default"
         for s in self.slots:
             stack.enter_context(lease(f"station-slot-{bench}-{s}"))
+
+
+def no_space(path: Path) -> None:
+    """Raise ``OSError(ENOSPC)`` naming ``path`` when its filesystem has no space left."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return  # not there yet: the unit's directory is made next, and says why it cannot be
+    free = st.f_bfree if os.geteuid() == 0 else st.f_bavail  # root may use reserved blocks
+    if free == 0 and st.f_blocks > 0:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+class _Log:
+    """The unit's output: written to its ``pytest.log`` as it comes, the last 64 KiB kept in
+    memory; a write that fails stops the file (:attr:`error` says why), never the unit."""
+
+    KEEP = 64 * 1024
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed by __exit__
+        self.error: str | None = None
+        self._tail = bytearray()
+
+    def pump(self, fd: int) -> None:
+        """Copy what the unit wrote to ``fd`` (non-blocking) so far."""
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self._tail += data
+            del self._tail[:-self.KEEP]
+            if self.error is None:
+                try:
+                    self.fh.write(data)
+                    self.fh.flush()
+                except OSError as exc:
+                    why = NO_SPACE if disk_full(exc) is not None else (exc.strerror or exc)
+                    self.error = f"{self.path} not written whole: {why}"
+
+    def tail(self) -> str:
+        return self._tail.decode("utf-8", "replace")
+
+    def where(self) -> str:
+        """Where to read the unit's output; when the log could not be written, its last
+        lines."""
+        if self.error is None:
+            return f"log: {self.path}"
+        last = [ln.split(RESULT_LINE)[0] for ln in self.tail().splitlines()]
+        last = [ln for ln in last if ln.strip()][-5:]
+        return self.error + ("; last lines: " + " | ".join(last) if last else "")
+
+    def __enter__(self) -> _Log:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.fh.close()
+        except OSError as err:
+            if self.error is None:
+                why = NO_SPACE if disk_full(err) is not None else (err.strerror or err)
+                self.error = f"{self.path} not written whole: {why}"
 
 
 def bench_slots(bench_path: Path, wanted: int) -> list[int]:

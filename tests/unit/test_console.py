@@ -1,5 +1,6 @@
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,24 @@ def test_time_of_and_clear(pair):
     con.clear()
     assert con.text == "" and con.mark() == 0
     assert con.t0 > t0  # times count from the clear (a reused chip's power-on)
+
+
+def test_a_log_that_cannot_be_written_says_why_and_the_console_reads_on(monkeypatch):
+    """/dev/full fails every write with ENOSPC, as a full results disk does."""
+    from harness.console import ConsoleLog
+
+    log = ConsoleLog(None, time.monotonic())
+    monkeypatch.setattr(Path, "mkdir", lambda *a, **k: None)  # /dev exists
+    log.open(Path("/dev/full"))
+    log.received(time.monotonic(), "a line\n")
+    log.note("a note")
+    log.close()
+    assert log.error is not None and log.error.startswith("/dev/full: No space left")
+    ours, chip = socket.socketpair()
+    con = Console(ours, "full", log_path=None)
+    con.log.open(Path("/dev/full"))
+    chip.sendall(b"READY\r\n")
+    assert con.expect("^READY$", timeout=2).group(0) == "READY"
+    assert not con.closed and "No space left" in (con.log.error or "")
+    con.close()
+    chip.close()
