@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta",
-          "skipped": "yellow"}
+          "skipped": "yellow", "flaky": "bold yellow"}
+_COUNTED = ("passed", "flaky", "failed", "error", "skipped")
 
 
 def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 110) -> str:
@@ -42,11 +43,10 @@ def summary_table(rows: list[list], elapsed: float, results: Path, width: int = 
     if len(per_target) > 1 or (per_target and len(per_target) != len(rows)):
         chips = Table(title="per chip", title_justify="left")
         chips.add_column("target")
-        for name in ("passed", "failed", "error", "skipped"):
+        for name in _COUNTED:
             chips.add_column(name, justify="right")
         for target, c in sorted(per_target.items()):
-            chips.add_row(target, *(str(c.get(k, 0)) for k in
-                                    ("passed", "failed", "error", "skipped")))
+            chips.add_row(target, *(str(c.get(k, 0)) for k in _COUNTED))
         con.print(chips)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     con.print(f"{len(rows)} tests: {summary or 'none'} in {elapsed:.2f} s; "
@@ -85,6 +85,8 @@ class SummaryTable:
         elif report.when == "call":
             harness_error = report.failed and getattr(report, "harness_error", False)
             outcome = "error" if harness_error else report.outcome
+            if getattr(report, "harness_flaky", False):  # passed after failed attempts
+                outcome = "flaky"
         elif report.when == "teardown" and report.failed:
             outcome = "error"
         row = self._index.get(report.nodeid)

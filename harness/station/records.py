@@ -108,7 +108,7 @@ step_ends = Table(
     "step_ends", metadata,
     Column("step_id", Integer, ForeignKey("steps.id"), primary_key=True),
     Column("ended_ms", BigInteger, nullable=False),
-    Column("outcome", String(16), nullable=False),  # passed failed error skipped
+    Column("outcome", String(16), nullable=False),  # passed failed error skipped flaky
     Column("message", Text, nullable=False),
 )
 

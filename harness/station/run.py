@@ -104,7 +104,7 @@ class StationRun:
         self._unopened: str | None = None  # why the record store could not be opened
         self.results = _results(config)
         self.progress = self.results / "progress.jsonl"
-        self.counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        self.counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0, "flaky": 0}
         self._instruments: set[tuple[str, str]] = set()
         self._current: dict[str, int | None] = {}
         try:
@@ -228,7 +228,23 @@ class StationRun:
         try:
             return (yield)
         finally:
-            self._finish_step(item, step)
+            # a retried test's last attempt is a later step (pytest_harness_retry)
+            self._finish_step(item, self._current.get(item.nodeid, step))
+
+    def pytest_harness_retry(self, item: pytest.Item, attempt: int, reports) -> None:
+        """``--retry`` runs a failed test again: the failed attempt's step ends here (failed or
+        error, with its failure) and the next attempt is a step of its own, numbered after it."""
+        from .records import RecordError
+
+        self._finish_step(item, self._current.get(item.nodeid), final=False)
+        step: int | None = None
+        try:
+            step = self._record(lambda rec: rec.start_step(item.nodeid))
+        except (RecordError, OSError):
+            pass  # lost: the run ends as an error saying why
+        else:
+            item.stash[_STEP] = step
+        self._current[item.nodeid] = step
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -251,7 +267,9 @@ class StationRun:
         new = item_outcome
         if report.skipped and report.when in ("setup", "call") and item_outcome == "passed":
             new = "skipped"
-        elif report.failed:
+        elif report.when == "call" and getattr(report, "harness_flaky", False):
+            new = "flaky"  # passed after failed attempts (--retry): those are earlier steps
+        elif report.failed or report.outcome == "rerun":  # rerun: a failed attempt, retried
             if report.when == "call" and not getattr(report, "harness_error", False):
                 new = "failed" if item_outcome != "error" else "error"
             else:
@@ -266,12 +284,14 @@ class StationRun:
         self._outcomes, self._messages = {}, {}
         self._t0 = time.monotonic()
 
-    def _finish_step(self, item: pytest.Item, step: int | None) -> None:
+    def _finish_step(self, item: pytest.Item, step: int | None, final: bool = True) -> None:
+        """End a test attempt's step; ``final``: the test's last attempt, which counts."""
         from .records import RecordError
 
         outcome = self._outcomes.pop(item.nodeid, "passed")
         message = self._messages.pop(item.nodeid, "")
-        self.counts[outcome] += 1
+        if final:
+            self.counts[outcome] += 1
         self._current.pop(item.nodeid, None)
         if step is not None:
             seen: dict[str, str] = {}
@@ -288,7 +308,8 @@ class StationRun:
                                                       files=files))
             except (RecordError, OSError):
                 pass  # lost: the run ends as an error saying why
-        self._emit({"event": "test", "nodeid": item.nodeid, "outcome": outcome})
+        self._emit({"event": "test" if final else "attempt", "nodeid": item.nodeid,
+                    "outcome": outcome})
 
     # -- what tests record -------------------------------------------------------------------
     def measurement(self, item: pytest.Item, verdict, limits_sha256: str) -> None:
@@ -346,7 +367,7 @@ class StationRun:
             outcome = "fail"
         elif c["error"] or exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             outcome = "error"
-        elif c["passed"] == 0:
+        elif c["passed"] + c["flaky"] == 0:
             outcome = "error"  # nothing was tested: no verdict on the unit
         else:
             outcome = "pass"

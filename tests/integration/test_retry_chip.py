@@ -114,8 +114,11 @@ def test_a_retried_test_gets_a_fresh_chip_and_is_reported_flaky(pytester, monkey
 
 
 def test_an_always_failing_test_fails_after_n_plus_one_attempts(pytester, monkeypatch):
-    result = _run(pytester, monkeypatch, "--retry", "2")
+    result = _run(pytester, monkeypatch, "--retry", "2", "--summary")
     _check_retried_run(pytester, result, attempts_of_failing=3)
+    # the summary table shows the flaky test as FLAKY, not PASSED
+    result.stdout.re_match_lines([r".*test_flaky\[qsm-washer\].*FLAKY.*",
+                                  r"3 tests: 1 failed, 1 flaky, 1 passed in .*"])
 
 
 def test_without_retry_nothing_changes(pytester, monkeypatch):
