@@ -114,7 +114,8 @@ class GdbServer:
         self.proc = subprocess.Popen(
             [PYOCD, "gdbserver", "-u", uid, "--port", "0", "--telnet-port", "0", *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            text=True, env=env.environ)
+            # a server that hangs is made to say where (faulthandler dumps on SIGABRT)
+            text=True, env={**env.environ, "PYTHONFAULTHANDLER": "1"})
         self.log: list[str] = []
         self.port = self._wait_port()
         # keep reading its log, so a full pipe can never stall the server
@@ -144,9 +145,13 @@ class GdbServer:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:  # hung: its threads' stacks go to the log
+                self.proc.send_signal(signal.SIGABRT)
+                try:
+                    self.proc.wait(WAIT)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(WAIT)
         self._reader.join(WAIT)
         assert self.proc.stderr is not None
         self.proc.stderr.close()
