@@ -10,7 +10,7 @@ RESULTS := results
 # Parallel workers for the suite (pytest-xdist); `make test JOBS=0` runs in one process.
 JOBS ?= 2
 
-.PHONY: demo test sysdeps venv firmware lint bench clean distclean
+.PHONY: demo test coverage sysdeps venv firmware lint bench clean distclean
 
 PYTEST := $(BIN)/pytest -n $(JOBS) -p no:cacheprovider
 
@@ -27,6 +27,14 @@ test: sysdeps venv firmware lint
 	$(PYTEST) tests firmware --junitxml=$(RESULTS)/junit.xml
 	$(PYTEST) tests/acceptance firmware --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-pyocd.xml
+
+# Firmware coverage of every emulated chip (qemu world): the acceptance suites and the C unit
+# tests on the COVERAGE=1 builds; gcovr reports per chip in $(RESULTS)/coverage/<chip>/.
+coverage: sysdeps venv
+	@mkdir -p $(RESULTS)
+	$(MAKE) -C firmware COVERAGE=1
+	$(PYTEST) tests/acceptance firmware --firmware-coverage \
+	    --junitxml=$(RESULTS)/junit-coverage.xml
 
 # System packages: installed with apt when missing and running as root; otherwise the exact
 # command is printed and make stops.
@@ -78,6 +86,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/scpi_rate.py
 	$(BIN)/python benchmarks/records.py
 	$(BIN)/python benchmarks/uds_roundtrip.py
+	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/suite_parallel.py
 
 clean:
