@@ -107,6 +107,12 @@ def read_until(sock: socket.socket, text: bytes) -> bytes:
     return buf
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """A run started in the background of a shell without job control (CI scripts, nohup)
+    ignores SIGINT, and so would every process it starts: Ctrl-C must reach the gdbserver."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class GdbServer:
     """``pyocd gdbserver`` on ephemeral ports; stopped (and reaped) by :meth:`stop`."""
 
@@ -115,7 +121,8 @@ class GdbServer:
             [PYOCD, "gdbserver", "-u", uid, "--port", "0", "--telnet-port", "0", *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             # a server that hangs is made to say where (faulthandler dumps on SIGABRT)
-            text=True, env={**env.environ, "PYTHONFAULTHANDLER": "1"})
+            text=True, env={**env.environ, "PYTHONFAULTHANDLER": "1"},
+            preexec_fn=_sigint_as_at_a_terminal)
         self.log: list[str] = []
         self.port = self._wait_port()
         # keep reading its log, so a full pipe can never stall the server
