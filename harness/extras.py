@@ -38,6 +38,7 @@ EXTRAS: dict[str, Extra] = {
     "diag": Extra("udsoncan", {"harness-diag": "harness.diag.pytest_plugin"}),
     "station": Extra("sqlalchemy", {"harness-station": "harness.station.pytest_plugin"}),
     "web": Extra("fastapi", {}),  # the operator panel
+    "coverage": Extra("gcovr", {"harness-coverage": "harness.coverage.pytest_plugin"}),
 }
 
 

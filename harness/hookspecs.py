@@ -10,7 +10,12 @@ Order for each test that uses ``dut``::
     pytest_harness_power_off(target, slot, item)    # always, also after failures
 
 A plugin implements them under these names (pytest only looks at ``pytest_*`` attributes).
+
+``pytest_harness_firmware_variant`` lets a plugin test another build of each firmware (the
+coverage plugin: the instrumented build).
 """
+
+from pathlib import Path
 
 import pluggy
 
@@ -35,3 +40,10 @@ def pytest_harness_dut_done(dut, slot: int, item) -> None:
 @hookspec
 def pytest_harness_power_off(target, slot: int, item) -> None:
     """Remove power from the slot's DUT (called on every exit path)."""
+
+
+@hookspec(firstresult=True)
+def pytest_harness_firmware_variant(build: list[str] | None,
+                                    image: Path) -> tuple[list[str] | None, Path] | None:
+    """The build command and image path to use instead of an image built by ``build`` at
+    ``image`` (absolute); None: that image as it is."""

@@ -39,8 +39,11 @@ def manager(config: pytest.Config) -> DutManager:
     if mgr is None:
         from .session import DutManager
 
+        def variant(build: list[str] | None, image: Path):
+            return config.hook.pytest_harness_firmware_variant(build=build, image=image)
+
         try:
-            mgr = DutManager(settings(config))
+            mgr = DutManager(settings(config), variant=variant)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.stash[_MANAGER] = mgr

@@ -10,6 +10,7 @@ worker ends. Nothing here knows which worlds exist: that is the world registry's
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from . import firmware as fw
@@ -19,10 +20,14 @@ from .dut import Dut
 from .errors import ConfigError
 from .settings import RunSettings
 
+# (build command, image path) → the variant to use instead, or None (e.g. the coverage build)
+Variant = Callable[[list[str] | None, Path], tuple[list[str] | None, Path] | None]
+
 
 class DutManager:
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, variant: Variant | None = None) -> None:
         self.settings = settings
+        self._variant = variant
         self.catalog = TargetCatalog(settings.targets_dir)
         self.world = worlds.get(settings.world)
         self._open: dict[tuple[str, str], Dut] = {}
@@ -39,6 +44,13 @@ class DutManager:
             image = self._images[target.name] = self._load_image(target)
         return image
 
+    def firmware_build(self, build: list[str] | None,
+                       image: Path) -> tuple[list[str] | None, Path]:
+        """How the image built by ``build`` at ``image`` is built and where it lands in this
+        run (a plugin may substitute a variant, e.g. the coverage build)."""
+        other = self._variant(build, image) if self._variant is not None else None
+        return other if other is not None else (build, image)
+
     def _load_image(self, target: Target) -> fw.FirmwareImage:
         firmware = self.settings.firmware
         override = firmware.get(target.name) or firmware.get("*")
@@ -47,9 +59,9 @@ class DutManager:
             image = fw.load_override(override, spec)
         else:
             root = self.catalog.root
-            path = root / spec.path
-            if self.settings.build and spec.build is not None:
-                fw.build(spec.build, path, [root / s for s in spec.sources], root)
+            command, path = self.firmware_build(spec.build, root / spec.path)
+            if self.settings.build and command is not None:
+                fw.build(command, path, [root / s for s in spec.sources], root)
             image = fw.load_image(path, spec.version_symbol, spec.load_address)
         problems = target.image_problems([(s.address, len(s.data)) for s in image.segments])
         if problems:

@@ -53,10 +53,11 @@ class CtestFile(pytest.File):
         run = plugin.settings(config)
         self.manifest = load_manifest(self.path)
         root = run.root
-        self.target = plugin.manager(config).target(self.manifest.target)
-        elf = root / self.manifest.elf
-        if run.build:
-            build(self.manifest.build, elf, [root / s for s in self.manifest.sources], root)
+        mgr = plugin.manager(config)
+        self.target = mgr.target(self.manifest.target)
+        command, elf = mgr.firmware_build(self.manifest.build, root / self.manifest.elf)
+        if run.build and command is not None:
+            build(command, elf, [root / s for s in self.manifest.sources], root)
         self.image = load_image(elf)
         selected = self.manifest.target in plugin.selected_targets(config)
         for case in read_cases(self.image):

@@ -136,5 +136,6 @@ def test_register_skips_missing_and_blocked_extras(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "cocotb" else real_find_spec(name, *a))
     assert sorted(extras.register(Manager())) == [  # type: ignore[arg-type]
-        "harness-ctest", "harness-instruments", "harness-retry", "harness-station"]
+        "harness-coverage", "harness-ctest", "harness-instruments", "harness-retry",
+        "harness-station"]
     assert registered["harness-ctest"].__name__ == "harness.ctest.pytest_plugin"
