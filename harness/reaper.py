@@ -1,15 +1,15 @@
 """No leaked child processes: every emulator the harness starts is registered here.
 
 Children die with us three ways: when their owner closes them, at interpreter exit (atexit), and
-— if the worker is SIGKILLed — through the kernel's parent-death signal (Linux prctl).
+— if the worker is SIGKILLed — through the kernel's parent-death signal (set by setpriv).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,18 +19,18 @@ from . import patience
 
 _LIVE: set[subprocess.Popen] = set()
 _LOCK = threading.Lock()
-_PR_SET_PDEATHSIG = 1
-
-try:
-    _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-except OSError:  # pragma: no cover
-    _libc = None
 
 
-def die_with_parent() -> None:
-    """``preexec_fn``: SIGKILL this child when the spawning thread's process dies."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` started so that the kernel SIGKILLs it when the thread that started it dies:
+    through util-linux's ``setpriv --pdeathsig`` (the parent-death signal survives the exec).
+
+    Not a ``preexec_fn``: Python code run between fork and exec can deadlock in a threaded
+    process (on a lock another thread held at the fork), leaving a child that never becomes
+    the program — a QEMU that never opens its sockets. Without setpriv the atexit handler and
+    the owner's close still stop the child."""
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else list(argv)
 
 
 def register(proc: subprocess.Popen) -> None:

@@ -332,9 +332,8 @@ def start(target: Target, kernel: Path | FirmwareImage | None, name: str,
             listeners[ch] = s
         argv = command_line(target, rundir, kernel)
         with open(rundir / "qemu.log", "wb") as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, close_fds=True,
-                                    preexec_fn=reaper.die_with_parent)
+            proc = subprocess.Popen(reaper.dying_with_parent(argv), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, close_fds=True)
         reaper.register(proc)
         note_qemu(rundir, proc.pid)
         limit = patience.limit("process_start") if timeout is None else patience.scaled(timeout)

@@ -256,9 +256,9 @@ def _spawn(rundir: Path, machine: str, kernel: Path | None) -> subprocess.Popen:
     with open(rundir / "qemu.log", "wb") as log:
         # its own session (a Ctrl-C at the launcher's terminal is the launcher's to handle),
         # and it dies with its owner
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, close_fds=True,
-                                start_new_session=True, preexec_fn=reaper.die_with_parent)
+        proc = subprocess.Popen(reaper.dying_with_parent(argv), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                                start_new_session=True)
     reaper.register(proc)
     note_qemu(rundir, proc.pid)
     return proc

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Table, func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from . import records as R
 from .limits import LimitSet, Verdict
@@ -96,7 +96,9 @@ def went_away(engine: Engine, exc: DBAPIError) -> bool:
     own waits (busy timeout) are already behind any error it gives."""
     if exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError) and engine.dialect.name != "sqlite"
+    # OperationalError: the server went down or is restarting; InterfaceError: the driver's
+    # connection was closed under it (a pooled connection the restart cut)
+    return isinstance(exc, OperationalError | InterfaceError) and engine.dialect.name != "sqlite"
 
 
 def describe_failure(engine: Engine, exc: DBAPIError) -> str:

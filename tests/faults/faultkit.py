@@ -107,10 +107,12 @@ def read_until(sock: socket.socket, text: bytes) -> bytes:
     return buf
 
 
-def _sigint_as_at_a_terminal() -> None:
-    """A run started in the background of a shell without job control (CI scripts, nohup)
-    ignores SIGINT, and so would every process it starts: Ctrl-C must reach the gdbserver."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# pyOCD's command line with Ctrl-C as at a terminal: a run started in the background of a shell
+# without job control (CI scripts, nohup) ignores SIGINT, and so would every process it starts.
+# (Set in the child itself: a preexec_fn can deadlock a threaded parent's fork.)
+PYOCD_WITH_SIGINT = [sys.executable, "-c", "import signal, sys; "
+                     "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                     "sys.argv[0] = 'pyocd'; from pyocd.__main__ import main; main()"]
 
 
 class GdbServer:
@@ -118,11 +120,11 @@ class GdbServer:
 
     def __init__(self, env: Env, uid: str, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [PYOCD, "gdbserver", "-u", uid, "--port", "0", "--telnet-port", "0", *extra],
+            [*PYOCD_WITH_SIGINT, "gdbserver", "-u", uid, "--port", "0", "--telnet-port", "0",
+             *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             # a server that hangs is made to say where (faulthandler dumps on SIGABRT)
-            text=True, env={**env.environ, "PYTHONFAULTHANDLER": "1"},
-            preexec_fn=_sigint_as_at_a_terminal)
+            text=True, env={**env.environ, "PYTHONFAULTHANDLER": "1"})
         self.log: list[str] = []
         self.port = self._wait_port()
         # keep reading its log, so a full pipe can never stall the server

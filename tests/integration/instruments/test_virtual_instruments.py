@@ -174,19 +174,19 @@ def test_tcp_server_survives_a_client_gone_mid_query(lab):
     assert server.clients == 0  # every connection ended with its client
 
 
-def test_serial_server_survives_a_session_gone_mid_query(lab, monkeypatch):
-    monkeypatch.setenv("HARNESS_FIXED_TIMEOUTS", "1")  # the query must time out, whatever load
+def test_serial_server_survives_a_session_gone_mid_query(lab):
     inst = INVENTORY["rigol-asrl"]
     resource = lab.resource(inst)
     virt = lab.instrument(inst.name)
-    first = ScpiSession(resource, timeout_ms=500)
+    first = ScpiSession(resource, timeout_ms=2000)
     virt.answer_delay = 0.3
-    with pytest.raises(InstrumentTimeout):
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(InstrumentTimeout):
+        mp.setenv("HARNESS_FIXED_TIMEOUTS", "1")  # this query must time out, whatever the load
         first.query("*IDN?", timeout_ms=100)
     first.close()  # gone before the answer: it lands in the port's buffer, unread
     virt.answer_delay = 0.0
     time.sleep(0.4)
-    second = ScpiSession(resource, timeout_ms=500)  # starts clean and in step
+    second = ScpiSession(resource, timeout_ms=2000)  # starts clean and in step
     try:
         assert second.query(":OUTP? CH1") == "OFF"
     finally:
