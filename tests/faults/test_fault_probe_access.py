@@ -113,6 +113,8 @@ def test_gdbserver_persist_serves_sequential_gdb_sessions(env, chip, image, gdb)
         for n in range(3):
             g = subprocess.run(
                 [gdb, "-batch", "-nx", str(image.path),
+                 # gdb gives a reply 2 s by default: too short on a loaded machine
+                 "-ex", f"set remotetimeout {WAIT:.0f}",
                  "-ex", f"target remote 127.0.0.1:{server.port}", "-ex", "monitor reset halt",
                  "-ex", "break main", "-ex", "continue", "-ex", "info registers pc",
                  "-ex", "delete", "-ex", "detach"],

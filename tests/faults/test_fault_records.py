@@ -137,7 +137,8 @@ def test_a_database_restart_mid_run_delays_writes_and_loses_none(env, pg, tmp_pa
 
     assert "up" in outage, "the server was not restarted during the runs"
     assert sorted((r.serial, r.outcome) for r in summary.results) == \
-        [(s, "pass") for s in serials], [(r.serial, r.outcome, r.reason) for r in summary.results]
+        [(s, "pass") for s in serials], "\n".join(f"{r.serial} {r.outcome}: {r.reason}"
+                                                  for r in summary.results)
     waited = fault.progress("store-wait")
     assert waited, "no write met the restart: the fault was not injected mid-run"
     assert all(w["seconds"] == 30.0 for w in waited)  # the default wait, times factor 1
