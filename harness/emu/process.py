@@ -99,15 +99,21 @@ def note_qemu(rundir: Path, pid: int) -> None:
         (rundir / QEMU_PID_FILE).write_text(_identity(pid))
 
 
-def qemu_gone(rundir: Path) -> str | None:
+def qemu_gone(rundir: Path, settle: float = 0.5) -> str | None:
     """"QEMU pid N is no longer running" when the QEMU noted for ``rundir`` ended (seen from
-    any process, its parent or not); None while it runs or when none was noted."""
+    any process, its parent or not); None while it runs or when none was noted.
+
+    A dying process closes its sockets before the kernel marks it dead: a caller that just saw
+    the connection drop gives it up to ``settle`` seconds (scaled by the load) to finish."""
     try:
         noted = (rundir / QEMU_PID_FILE).read_text()
     except OSError:
         return None
-    if _alive(noted):
-        return None
+    deadline = time.monotonic() + patience.scaled(settle)
+    while _alive(noted):
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
     return f"QEMU pid {noted.split()[0]} is no longer running (killed or crashed)"
 
 
@@ -355,6 +361,31 @@ def start(target: Target, kernel: Path | FirmwareImage | None, name: str,
             s.close()
 
 
+def process_state(pid: int) -> str:
+    """Where a stuck start sits: ``QEMU pid N: S (sleeping), 0.42 s of CPU, 3 threads (S S R),
+    waiting in <kernel function>, syscall 7``."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = next(line.split(":", 1)[1].strip() for line in
+                     (proc / "status").read_text().splitlines() if line.startswith("State:"))
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, StopIteration, IndexError):
+        return f"QEMU pid {pid}: state unknown"
+    ticks = os.sysconf("SC_CLK_TCK") or 100
+    text = f"QEMU pid {pid}: {state}, {(int(fields[11]) + int(fields[12])) / ticks:.2f} s of CPU"
+    with contextlib.suppress(OSError, IndexError):
+        threads = [(t / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                   for t in (proc / "task").iterdir()]
+        text += f", {len(threads)} thread(s) ({' '.join(threads)})"
+    with contextlib.suppress(OSError):
+        wchan = (proc / "wchan").read_text().strip()
+        if wchan not in ("", "0"):
+            text += f", waiting in {wchan}"
+    with contextlib.suppress(OSError, IndexError):
+        text += f", syscall {(proc / 'syscall').read_text().split()[0]}"
+    return text
+
+
 def _accept_all(listeners: dict[str, socket.socket], proc: subprocess.Popen[bytes],
                 rundir: Path, timeout: float) -> dict[str, socket.socket]:
     conns: dict[str, socket.socket] = {}
@@ -374,7 +405,7 @@ def _accept_all(listeners: dict[str, socket.socket], proc: subprocess.Popen[byte
                 raise DutLost(f"{QEMU} exited with code {proc.returncode} at start-up:\n{log}")
             if pending and time.monotonic() > deadline:
                 raise DutLost(f"{QEMU} pid {proc.pid} did not connect {sorted(pending)} "
-                              f"within {timeout:.1f} s")
+                              f"within {timeout:.1f} s; {process_state(proc.pid)}")
     except BaseException:
         for c in conns.values():
             c.close()

@@ -46,6 +46,7 @@ from ..emu.process import (
     keep_log,
     make_rundir,
     note_qemu,
+    process_state,
     qemu_binary,
     rundir_base,
 )
@@ -283,18 +284,6 @@ def listening(paths: set[str]) -> bool:
     return found == paths
 
 
-def _process_state(pid: int) -> str:
-    """``QEMU pid N: S (sleeping), waiting in <kernel function>``: where a stuck start sits."""
-    try:
-        state = next(line.split(":", 1)[1].strip() for line in
-                     Path(f"/proc/{pid}/status").read_text().splitlines()
-                     if line.startswith("State:"))
-        wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
-    except (OSError, StopIteration):
-        return f"QEMU pid {pid}: state unknown"
-    return f"QEMU pid {pid}: {state}" + (f", waiting in {wchan}" if wchan not in ("", "0") else "")
-
-
 def _wait_for_socket(served: Served, timeout: float | None) -> None:
     """Until QEMU listens; ``timeout`` None: the base ``probe_serve`` wait, scaled now."""
     timeout = patience.limit("probe_serve") if timeout is None else patience.scaled(timeout)
@@ -302,7 +291,7 @@ def _wait_for_socket(served: Served, timeout: float | None) -> None:
     while not listening({str(served.gdb), str(served.console)}):
         if served.proc.poll() is not None or time.monotonic() > deadline:
             why = served.exit_report() or (f"no socket {served.gdb} within {timeout:.1f} s; "
-                                           f"{_process_state(served.proc.pid)}; its log: "
+                                           f"{process_state(served.proc.pid)}; its log: "
                                            f"{served.log_text()[-400:] or '(empty)'}")
             served.close()
             raise DutLost(f"QEMU ({served.machine}) did not open its gdbstub socket: {why}")
