@@ -117,10 +117,20 @@ def open_waiting(url: str, wait: float,
     deadline = time.monotonic() + wait
     pause, told = _PAUSE[0], False
     try:
-        while engine.dialect.name != "sqlite":
+        while True:
             try:
+                if engine.dialect.name == "sqlite":
+                    return R.open_store(url)
                 with engine.connect():
-                    break
+                    pass
+                return R.open_store(url)
+            except R.RecordError:
+                # refused by a store that answers (a schema from another version...), or the
+                # store went away between the check and the opening (a restart): wait again
+                if engine.dialect.name == "sqlite" or time.monotonic() >= deadline or \
+                        _answers(engine):
+                    raise
+                why = "the store went away while it was being opened"
             except DBAPIError as exc:
                 why = describe_failure(engine, exc)
                 away = went_away(engine, exc)
@@ -128,14 +138,22 @@ def open_waiting(url: str, wait: float,
                     waited = f" (unreachable for {wait:g} s)" if away else ""
                     raise R.RecordError(f"record store {store_name(engine)}{waited}: opening "
                                         f"it failed: {why}") from None
-                if not told and on_wait is not None:
-                    on_wait("opening the record store", why)
-                    told = True
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 2, _PAUSE[1])
+            if not told and on_wait is not None:
+                on_wait("opening the record store", why)
+                told = True
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, _PAUSE[1])
     finally:
         engine.dispose()
-    return R.open_store(url)
+
+
+def _answers(engine: Engine) -> bool:
+    """Whether the store takes a connection now."""
+    try:
+        with engine.connect():
+            return True
+    except DBAPIError:
+        return False
 
 
 @dataclass
