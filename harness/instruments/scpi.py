@@ -7,7 +7,7 @@ command so a rejected setting is an exception at the line that sent it.
 Timeouts. Every wait of a session (open, each write, each answer, the resync) is its base
 timeout times the session's ``timeout_factor`` (the run's factor for a loaded machine);
 messages give the scaled limit in ms. On a raw TCP socket opened by pyvisa-py the session
-reads and writes the socket itself (through pyvisa-py's buffer, see ``_socket_of``): every
+reads and writes the socket itself (through pyvisa-py's buffer, see ``visa_socket``): every
 wait there ends at the call's deadline, a full send buffer cannot block a write forever, and
 an instrument that closed the connection is reported at once ("closed the connection") rather
 than as a timeout; after that every call says the connection is gone.
@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import select
 import socket
 import threading
 import time
@@ -52,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import patience
 from .errors import InstrumentError, InstrumentTimeout, ScpiError
+from .visa_socket import socket_of, wait_ready
 
 if TYPE_CHECKING:
     from pyvisa import ResourceManager
@@ -151,7 +151,7 @@ class ScpiSession:
                                   f"resource: SCPI cannot be sent to it")
         self._res: MessageBasedResource = res
         self._timeout = limit
-        self._visa, self._sock = _socket_of(res, self._term)
+        self._visa, self._sock = socket_of(res, self._term)
         try:
             serial_line = resource.upper().startswith("ASRL")
             if serial_line:  # what an earlier session left unread on the line
@@ -228,7 +228,7 @@ class ScpiSession:
             except OSError as exc:
                 raise self._gone(f"cannot send {command!r}",
                                  f"connection lost ({type(exc).__name__}: {exc})") from None
-            if data and not _wait(sock, deadline, write=True):
+            if data and not wait_ready(sock, deadline, write=True):
                 raise InstrumentTimeout(f"{self.resource}: could not send {command!r} "
                                         f"{self._within(limit)} (the instrument is not "
                                         f"reading)")
@@ -257,7 +257,7 @@ class ScpiSession:
                 buf.clear()
                 raise self._bad_answer(command, b"", f"more than {MAX_ANSWER} bytes without "
                                        f"a line termination")
-            if not _wait(sock, deadline):
+            if not wait_ready(sock, deadline):
                 raise InstrumentTimeout(f"{self.resource}: no answer to {command!r} "
                                         f"{self._within(limit)}")
             try:
@@ -411,42 +411,3 @@ class ScpiSession:
 
     def __repr__(self) -> str:
         return f"<ScpiSession {self.resource}>"
-
-
-def _socket_of(res: MessageBasedResource,
-               term: bytes) -> tuple[object | None, socket.socket | None]:
-    """pyvisa-py's session object behind a raw TCP SOCKET resource and its socket, else None.
-
-    The session then reads and writes that socket itself, through pyvisa-py's own buffer of
-    received bytes: pyvisa-py 0.8 waits for a writable socket without a timeout, and spins on
-    a connection the instrument closed until the read times out. Also sets TCP_NODELAY, which
-    pyvisa-py leaves off and will not set: with Nagle on, a command written right after
-    another waits ~40 ms for the instrument's delayed ACK.
-    """
-    if not term:  # no read termination: answers have no line ends to find
-        return None, None
-    try:
-        visa = res.visalib.sessions[res.session]  # type: ignore[attr-defined]
-    except Exception:  # another backend (NI-VISA, pyvisa-sim): no socket to look at
-        return None, None
-    sock = getattr(visa, "interface", None)
-    if not isinstance(sock, socket.socket) or \
-            not isinstance(getattr(visa, "_pending_buffer", None), bytearray):
-        return None, None
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return visa, sock
-
-
-def _wait(sock: socket.socket, deadline: float, write: bool = False) -> bool:
-    """Wait until ``sock`` is readable (writable) or ``deadline`` passed; True when ready."""
-    while True:
-        left = max(0.0, deadline - time.monotonic())
-        try:
-            ready = select.select([], [sock], [], left)[1] if write else \
-                select.select([sock], [], [], left)[0]
-        except InterruptedError:
-            continue
-        except (OSError, ValueError):  # a closed socket: the send or recv says why
-            return True
-        return bool(ready)
