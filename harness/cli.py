@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import patience
 from .errors import HarnessError
 
 
@@ -351,10 +352,11 @@ def cmd_console(args) -> int:
             _type_keys(con, exit_key)
         for line in [] if interactive else sys.stdin:
             con.sendline(line.rstrip("\n"))
-        # stdin ended (a script piped in): let the last answers arrive before closing
+        # stdin ended (a script piped in): let the last answers arrive before closing — the
+        # console has been quiet for a while, as long as a busy machine makes a while
         while True:
             before = con.mark()
-            time.sleep(0.2)
+            time.sleep(patience.limit(0.3))
             if con.mark() == before:
                 break
     except KeyboardInterrupt:

@@ -24,11 +24,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import patience
 from harness.probes import chips
 
 PYOCD = str(Path(sys.executable).with_name("pyocd"))
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 60.0  # s, the bound on any one step of a fault test (a busy 2-core runner is slow)
+# s, the bound on any one step of a fault test: the harness's own longest wait on a machine as
+# loaded as it scales for (a step that works takes a fraction of it; only a hang reaches it)
+WAIT = patience.factored(60.0) * patience.MAX_LOAD
 
 
 def qemu_pids(base: Path) -> list[int]:

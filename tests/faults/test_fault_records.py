@@ -35,11 +35,13 @@ class RestartablePg(PgServer):
     """The station tests' throwaway server, which can also be stopped and started again."""
 
     def down(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t",
+                  self.wait(), "stop")
 
     def up(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
-                  "-w", "-o", f"-c listen_addresses='' -k {self.dir} -c fsync=off", "start")
+                  "-w", "-t", self.wait(), "-o",
+                  f"-c listen_addresses='' -k {self.dir} -c fsync=off", "start")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import patience
+
 pytestmark = pytest.mark.targets("qsm-washer")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +98,6 @@ def test_cli_targets_check_and_elf(dut):
 def test_cli_console_boots_and_answers(tmp_path):
     harness = [sys.executable, "-m", "harness.cli", "--targets-dir", str(ROOT / "targets")]
     out = subprocess.run(harness + ["console", "qsm-washer"], input="version\nstatus\n",
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=patience.limit(60))
     assert out.returncode == 0, out.stderr
     assert "OK product=washer" in out.stdout and "OK state=IDLE" in out.stdout

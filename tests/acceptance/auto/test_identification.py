@@ -46,9 +46,9 @@ def test_session_changes_and_programming_needs_extended_first(uds):
 
 @pytest.mark.requires("symbols")
 def test_s3_timeout_falls_back_to_default_unless_tester_present(uds, dut):
-    dut.symbols["stimulus.time_scale"] = 25       # S3 (5 s of ECU time) lasts 0.2 s here
-    uds.change_session(EXTENDED)
-    for _ in range(6):                            # 0.6 s kept alive by TesterPresent
+    dut.symbols["stimulus.time_scale"] = 10       # S3 (5 s of ECU time) lasts 0.5 s here:
+    uds.change_session(EXTENDED)                  # 5 TesterPresent periods, for a busy host
+    for _ in range(10):                           # 1 s kept alive by TesterPresent
         time.sleep(0.1)
         uds.tester_present()
     assert uds.read_data_by_identifier_first(0xF186) == EXTENDED

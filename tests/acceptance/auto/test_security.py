@@ -5,6 +5,8 @@ import time
 import pytest
 from udsoncan.services import ECUReset
 
+from harness import patience
+
 from .conftest import EXTENDED, nrc, raw_request
 
 pytestmark = [pytest.mark.targets("qsm-auto"), pytest.mark.requires("channels")]
@@ -48,7 +50,10 @@ def test_wrong_keys_lock_out_for_the_delay(uds, dut):
     with nrc(0x37):
         uds.request_seed(1)
     dut.symbols["stimulus.time_scale"] = 100      # 10 s delay of ECU time in 0.1 s
-    time.sleep(0.3)                               # (S3 ends the session meanwhile)
+    deadline = time.monotonic() + patience.limit(1.0)  # (S3 ends the session meanwhile)
+    while dut.symbols["uds.delay_active"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not dut.symbols["uds.delay_active"], "the security delay did not end"
     uds.change_session(EXTENDED)
     uds.unlock_security_access(1)
     seed = uds.request_seed(1).service_data.seed

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import patience
 from harness.errors import ToolMissing
 
 pytestmark = pytest.mark.targets("qsm-washer")
@@ -18,7 +19,8 @@ PYOCD = str(Path(sys.executable).with_name("pyocd"))
 
 
 def _pyocd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYOCD, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([PYOCD, *args], capture_output=True, text=True,
+                          timeout=patience.limit(120))
 
 
 def _console(served) -> socket.socket:
@@ -71,7 +73,7 @@ def test_gdbserver_with_gdb_multiarch_load_break_continue(served, image):
              "-ex", "load", "-ex", "monitor reset halt", "-ex", "break main",
              "-ex", "continue", "-ex", "info registers pc", "-ex", "delete",
              "-ex", "detach"],
-            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+            capture_output=True, text=True, timeout=patience.limit(120), stdin=subprocess.DEVNULL)
         out = r.stdout + r.stderr
         assert "Transfer rate" in out, out  # load went through FileProgrammer
         main = image.symbol("main").address & ~1

@@ -4,15 +4,20 @@ headless Chromium (Debian's ``chromium``)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import math
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from harness import patience
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +46,7 @@ class PgServer:
 
     def _run(self, *cmd: str) -> None:
         argv = (["runuser", "-u", self.user, "--"] if self.user else []) + list(cmd)
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=patience.limit(120))
         if res.returncode:
             raise RuntimeError(f"{' '.join(argv)} exited {res.returncode}:\n{res.stdout}"
                                f"{res.stderr}")
@@ -50,8 +55,14 @@ class PgServer:
         self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", self.role,
                   "--no-sync")
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
-                  "-w", "-o", f"-c listen_addresses='' -k {self.dir} -c fsync=off", "start")
+                  "-w", "-t", self.wait(), "-o",
+                  f"-c listen_addresses='' -k {self.dir} -c fsync=off", "start")
         return self
+
+    @staticmethod
+    def wait() -> str:
+        """pg_ctl's -t: its own 60 s default, scaled like every harness wait."""
+        return str(math.ceil(patience.limit(60)))
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.role}@/{db}?host={self.dir}"
@@ -66,7 +77,13 @@ class PgServer:
 
     def stop(self) -> None:
         try:
-            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
+                      "-t", self.wait(), "stop")
+        except RuntimeError:  # still not down: nothing of it may outlive the tests
+            with contextlib.suppress(OSError, ValueError):
+                pid = int((self.data / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGKILL)
+            raise
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
