@@ -424,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     from .station.cli import add_commands as add_station_commands
 
     add_station_commands(sub)  # `harness station run ...`, `harness report ...`
+    from .station.records_cli import add_commands as add_records_commands
+
+    add_records_commands(sub)  # `harness records verify ...`, `harness records init ...`
     args = p.parse_args(argv)
     try:
         return args.func(args)

@@ -27,7 +27,15 @@ def _pool(config: pytest.Config) -> InstrumentPool:
 
         run = settings(config)
         pool = config.stash[_POOL] = InstrumentPool(run.bench, run.timeout_factor)
+        unit_serial = _unit_serial(config)
+        if unit_serial is not None:  # seeds the virtual instruments' reading noise
+            pool.lab.unit_serial = unit_serial
     return pool
+
+
+def _unit_serial(config: pytest.Config) -> str | None:
+    """The serial number of the unit under test (``--serial``), None outside a station run."""
+    return config.getoption("serial", None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -94,7 +102,7 @@ def pytest_harness_dut_ready(dut, slot: int, item: pytest.Item) -> None:
         return
     from .virtual.coupling import DutSignals
 
-    signals = DutSignals(dut)
+    signals = DutSignals(dut, unit_serial=_unit_serial(item.config))  # the unit's spread
     coupled = []
     for kind in ("psu", "dmm", "counter"):
         virt = pool.virtual(kind, slot)

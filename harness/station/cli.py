@@ -2,10 +2,15 @@
 
 Wire into ``harness/cli.py`` with ``harness.station.cli.add_commands(sub)``; each subcommand
 sets ``func(args) -> int`` like the others.
+
+Only ``harness station run --create`` makes a new record store; every command refuses a store
+that does not exist (exit 2, naming it) and creates nothing — no file, no directory, no schema
+in an empty PostgreSQL database (:func:`open_existing`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
 import sys
@@ -70,6 +75,16 @@ class LiveProgress:
                 elif data.get("event") == "lost":
                     row.state = "error"
                     self._line(f"slot {data['slot']}: {data.get('reason', '')}", force=True)
+            elif event == "stopping":
+                busy = data.get("slots") or []
+                self._line(f"stopping: {data.get('reason', '')}; no further unit starts"
+                           + (f"; waiting up to {data.get('grace', 0):.0f} s for slot(s) "
+                              f"{', '.join(map(str, busy))} to record their end" if busy
+                              else ""), force=True)
+            elif event == "lost-runs":
+                runs = data.get("runs") or []
+                self._line(f"closed {len(runs)} run(s) whose process died without an end as "
+                           f"aborted (lost): {', '.join(map(str, runs))}", force=True)
             elif event == "end":
                 r = data["result"]
                 self.rows[r.slot].state = r.outcome
@@ -109,6 +124,22 @@ def _serials(args) -> list[str]:
 
 
 def cmd_station_run(args) -> int:
+    """Exit 0 all passed, 1 a unit failed, 2 errors/aborted/refused; stopped by a signal:
+    128 + its number (130 SIGINT, 143 SIGTERM), after every running unit recorded its end."""
+    from .station import Stop
+
+    stop = Stop()
+    with stop.on_signals():  # from the start: a stop before the line starts tests nothing
+        summary = _station_run(args, stop)
+        if summary is None:
+            return 2
+        print(format_summary(summary), flush=True)
+    if stop.signum is not None:
+        return 128 + stop.signum
+    return summary.exit_code
+
+
+def _station_run(args, stop):
     from .product import load_product
     from .serials import shown, split
     from .station import Station, bench_slots
@@ -120,19 +151,19 @@ def cmd_station_run(args) -> int:
         print(f"REFUSED {shown(r.raw)}: {r.reason}", flush=True)
     if not ok:
         print("station: no valid serial number to test", file=sys.stderr)
-        return 2
+        return None
     bench = Path(args.bench) if args.bench else product.root / "targets/benches/emulated.yaml"
     slots = bench_slots(bench, args.slots)
     results = Path(args.results) if args.results else product.root / "results"
     db = args.db or f"sqlite:///{results.resolve() / 'harness.db'}"
+    if not args.create:
+        open_existing(db, create_hint=True).dispose()
     with LiveProgress(slots) as progress:
         station = Station(product, slots, db, args.station or socket.gethostname(),
                           args.operator or getpass.getuser(), results.resolve(), bench,
                           retries=args.retries, extra_args=args.pytest_arg or [],
-                          listener=progress, db_wait=args.db_wait)
-        summary = station.run(ok, refused)
-    print(format_summary(summary))
-    return summary.exit_code
+                          listener=progress, db_wait=args.db_wait, stop=stop)
+        return station.run(ok, refused)
 
 
 def format_summary(summary) -> str:
@@ -148,14 +179,87 @@ def format_summary(summary) -> str:
     lines.append(f"first-pass yield: {summary.first_pass_yield * 100:.1f} %  "
                  f"units per hour: {summary.units_per_hour:.0f}  "
                  f"({summary.seconds:.1f} s)")
+    if summary.stopped:
+        lines.append(f"stopped: {summary.stopped}; not tested: {len(summary.untested)}"
+                     + (f" ({', '.join(shown(s) for s in summary.untested[:10])}"
+                        + (", ..." if len(summary.untested) > 10 else "") + ")"
+                        if summary.untested else ""))
     return "\n".join(lines)
+
+
+# -- opening a store that must exist -------------------------------------------------------
+def open_existing(url: str, *, create_hint: bool = False):
+    """An engine on the record store at ``url``, which must exist: a SQLite file that is a
+    harness record store, or a PostgreSQL database holding the schema. Nothing is created
+    (no file, no directory, no schema); a missing or foreign store raises
+    :class:`~harness.station.records.RecordError` naming it. ``create_hint``: say that
+    ``--create`` makes one (the station)."""
+    import sqlite3
+
+    from sqlalchemy import inspect, select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from ..errors import ConfigError
+    from . import records as R
+
+    hint = "; give --create to start a new record store there" if create_hint else ""
+    try:
+        u = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"--db {url!r}: not a database URL ({exc})") from None
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            raise R.RecordError(f"--db {url!r}: an in-memory database holds no records")
+        path = Path(u.database)
+        if not path.is_file():
+            where = "no such file" if path.parent.is_dir() else \
+                f"no such directory: {path.parent}"
+            raise R.RecordError(f"record store {path} does not exist ({where}){hint}")
+        try:  # read-only: a file that is not a record store is left exactly as it was
+            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                                    uri=True)) as conn:
+                found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                     ).fetchone()
+        except sqlite3.Error as exc:
+            raise R.RecordError(f"{path}: not a harness record store ({exc})") from None
+        if found is None:
+            raise R.RecordError(f"{path}: not a harness record store (no schema version)")
+        _same_version(str(path), found[0])
+        return R.make_engine(url)
+    engine = R.make_engine(url)
+    where = u.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(R.meta.name):
+                raise R.RecordError(f"record store {where}: the database holds no harness "
+                                    f"records (no schema){hint}")
+            version = conn.execute(select(R.meta.c.value)
+                                   .where(R.meta.c.key == "schema_version")).scalar()
+        _same_version(where, version)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        orig = getattr(exc, "orig", None)
+        why = str(orig or exc).strip().splitlines()[0]
+        raise R.RecordError(f"record store {where}: cannot open it: {why}{hint}") from None
+    except R.RecordError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _same_version(where: str, version: str | None) -> None:
+    from . import records as R
+
+    if version != str(R.SCHEMA_VERSION):
+        raise R.RecordError(R.version_refused(where, str(version)))
 
 
 # -- report --------------------------------------------------------------------------------
 def cmd_report(args) -> int:
-    from .records import DEFAULT_URL, open_store
+    from .records import DEFAULT_URL
 
-    engine = open_store(args.db or DEFAULT_URL)
+    engine = open_existing(args.db or DEFAULT_URL)
     try:
         if args.json is not None:
             from .report import export_json
@@ -200,7 +304,13 @@ def add_commands(sub) -> None:
     r.add_argument("--file", help="file of serial numbers, one per line")
     r.add_argument("--stdin", action="store_true",
                    help="also read serial numbers from stdin, one per line (a scanner)")
-    r.add_argument("--db", help="record store URL (default sqlite:///<results>/harness.db)")
+    r.add_argument("--db", help="record store URL (default sqlite:///<results>/harness.db); "
+                                "it must exist unless --create is given")
+    r.add_argument("--create", action="store_true",
+                   help="create the record store if it does not exist (a new SQLite file, or "
+                        "the schema in an existing, empty PostgreSQL database); without it a "
+                        "missing store is refused, so that a mistyped --db cannot start a new "
+                        "one unnoticed")
     r.add_argument("--results", help="results directory (default results/)")
     r.add_argument("--bench", help="bench inventory (default targets/benches/emulated.yaml)")
     r.add_argument("--station", help="station name (default: host name)")
@@ -216,7 +326,8 @@ def add_commands(sub) -> None:
                    help="extra argument for each unit's pytest (repeatable)")
     r.set_defaults(func=cmd_station_run)
     rep = sub.add_parser("report", help="HTML report of the records, or JSON of one run")
-    rep.add_argument("--db", help="record store URL (default sqlite:///results/harness.db)")
+    rep.add_argument("--db", help="record store URL (default sqlite:///results/harness.db); "
+                                  "must exist: nothing is created")
     rep.add_argument("--out", help="output file (default results/report.html)")
     rep.add_argument("--serial", help="only this serial number")
     rep.add_argument("--product", help="only this product")

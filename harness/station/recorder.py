@@ -7,19 +7,22 @@ A store that goes away for a while (a PostgreSQL server restarting) delays write
 lose them: a write that fails for want of a connection is retried, on a new connection, until
 the store answers or :attr:`Recorder.wait` seconds have passed. A write whose commit was cut off
 may have landed: before it is tried again the recorder looks for the row it wrote (a run writes
-its rows from one recorder only, so "a row of this run newer than the last one I saw" is that
-row) and never inserts it twice. A store that does not come back in time, or any other failed
-write, leaves the recorder :attr:`~Recorder.lost`: every later write raises at once, every row
-written before stays, and the run ends as an error naming the store and the write.
+its rows from one recorder only, so the row at the next place of the run's hash chain is that
+row) and never inserts it twice; the row is built from the chain's last link before the first
+try, so a retry writes the same place and the chain never forks (:mod:`.integrity`). The run's
+end carries a token only this recorder knows (the run stores its sha256): no other process can
+write it, except to close a run whose owner is gone as ``aborted (lost)``. A store that does
+not come back in time, or any other failed write, leaves the recorder :attr:`~Recorder.lost`:
+every later write raises at once, every row written before stays, and the run ends as an error
+naming the store and the write.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
-import socket
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +34,7 @@ from sqlalchemy import Connection, CursorResult, Engine, Table, func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from . import records as R
+from .integrity import Link, Owner, link_of, seal
 from .limits import LimitSet, Verdict
 
 T = TypeVar("T")
@@ -124,11 +128,11 @@ def open_waiting(url: str, wait: float,
                 with engine.connect():
                     pass
                 return R.open_store(url)
-            except R.RecordError:
+            except R.RecordError as exc:
                 # refused by a store that answers (a schema from another version...), or the
                 # store went away between the check and the opening (a restart): wait again
-                if engine.dialect.name == "sqlite" or time.monotonic() >= deadline or \
-                        _answers(engine):
+                away = isinstance(exc, R.StoreAway) or not _answers(engine)
+                if engine.dialect.name == "sqlite" or time.monotonic() >= deadline or not away:
                     raise
                 why = "the store went away while it was being opened"
             except DBAPIError as exc:
@@ -165,7 +169,8 @@ class Recorder:
     on_wait: Callable[[str, str], None] | None = None  # (what, why): a write is waiting
     lost: str | None = None  # why this run's record cannot be written any more
     _nodeids: dict[int, str] = field(default_factory=dict)
-    _last: dict[str, int] = field(default_factory=dict)  # newest id of this run per table
+    _head: Link | None = None  # the run's newest row: the next one links to it
+    _token: str = field(default="", repr=False)  # its sha256 is the run's owner_sha256
 
     @classmethod
     def start(cls, engine: Engine, info: RunInfo, git: str = "unknown", *,
@@ -175,27 +180,37 @@ class Recorder:
 
         check_serial(info.serial)
         lim = info.limits
+        owner = Owner.current()
+        token = secrets.token_hex(32)
         row = dict(serial=info.serial, product=info.product, part_number=info.part_number,
                    station=info.station, slot=info.slot, operator=info.operator,
                    harness_version=__version__, harness_git=git,
                    limits_path=str(lim.path) if lim else None,
                    limits_version=lim.version if lim else None,
                    limits_sha256=lim.sha256 if lim else None,
-                   host=socket.gethostname(), pid=os.getpid(), started_ms=R.now_ms())
+                   host=owner.host, pid=owner.pid, pid_start=owner.start,
+                   owner_sha256=R.sha256_hex(token), started_ms=R.now_ms())
 
-        def insert(conn: Connection) -> int:
-            attempt = R.next_run_attempt(conn, info.serial)
-            return new_id(conn.execute(R.runs.insert().values(attempt=attempt, **row)))
+        def insert(conn: Connection) -> Link:
+            values = seal(R.runs, dict(row, attempt=R.next_run_attempt(conn, info.serial)), None)
+            return link_of(R.runs, dict(values, id=new_id(conn.execute(
+                R.runs.insert().values(**values)))))
 
-        def landed(conn: Connection) -> int | None:
-            c = R.runs.c
-            return conn.execute(select(c.id).where(
-                (c.serial == row["serial"]) & (c.host == row["host"]) & (c.pid == row["pid"])
-                & (c.started_ms == row["started_ms"]))).scalar()
+        def landed(conn: Connection) -> Link | None:
+            found = conn.execute(select(R.runs).where(
+                R.runs.c.owner_sha256 == row["owner_sha256"])).mappings().first()
+            return link_of(R.runs, found) if found is not None else None
 
-        rec = cls(engine, 0, info, wait=wait, on_wait=on_wait)
-        rec.run_id = rec._write(f"starting the run of {info.serial}", insert, landed)
+        rec = cls(engine, 0, info, wait=wait, on_wait=on_wait, _token=token)
+        rec._head = rec._write(f"starting the run of {info.serial}", insert, landed)
+        rec.run_id = rec._head.key
         return rec
+
+    @property
+    def chain_end(self) -> str:
+        """The last link of the run's chain (``<table>:<key>:<sha256>``): kept elsewhere, it
+        shows whether rows were removed from the run's end (see :mod:`.integrity`)."""
+        return str(self._head) if self._head is not None else ""
 
     # -- writing -----------------------------------------------------------------------------
     def _write(self, what: str, write: Callable[[Connection], T],
@@ -232,22 +247,31 @@ class Recorder:
                 time.sleep(min(pause, max(0.0, deadline - now)))
                 pause = min(pause * 2, _PAUSE[1])
 
-    def _newer(self, table: Table) -> Callable[[Connection], int | None]:
-        """``landed`` for a row of this run in ``table``: the id of one newer than we know."""
+    def _append(self, conn: Connection, table: Table, prev: Link | None, **values: Any) -> Link:
+        """Insert one row of this run after ``prev`` in its chain."""
+        row = seal(table, dict(values, run_id=self.run_id), prev)
+        result = conn.execute(table.insert().values(**row))
+        if "id" in table.c:
+            row["id"] = new_id(result)
+        return link_of(table, row)
 
-        def landed(conn: Connection) -> int | None:
-            newest = conn.execute(select(func.max(table.c.id))
-                                  .where(table.c.run_id == self.run_id)).scalar()
-            return newest if newest is not None and newest > self._last.get(table.name, 0) \
-                else None
+    def _landed(self, table: Table) -> Callable[[Connection], Link | None]:
+        """``landed`` for one row of this run in ``table``: the one at the chain's next place
+        (a run writes its rows from this recorder only)."""
+        seq = self._head.seq + 1 if self._head is not None else 0
+
+        def landed(conn: Connection) -> Link | None:
+            found = conn.execute(select(table).where(
+                (table.c.run_id == self.run_id) & (table.c.chain_seq == seq))).mappings().first()
+            return link_of(table, found) if found is not None else None
 
         return landed
 
     def _insert_one(self, what: str, table: Table, **values: Any) -> int:
-        row_id = self._write(what, lambda conn: new_id(conn.execute(
-            table.insert().values(run_id=self.run_id, **values))), self._newer(table))
-        self._last[table.name] = row_id
-        return row_id
+        head = self._head
+        self._head = self._write(what, lambda conn: self._append(conn, table, head, **values),
+                                 self._landed(table))
+        return self._head.key
 
     def _of(self, step_id: int | None) -> str:
         return f" of {self._nodeids[step_id]}" if step_id in self._nodeids else ""
@@ -255,60 +279,49 @@ class Recorder:
     # -- steps (test attempts) ---------------------------------------------------------------
     def start_step(self, nodeid: str) -> int:
         started = R.now_ms()
+        head = self._head
 
-        def insert(conn: Connection) -> int:
+        def insert(conn: Connection) -> Link:
             n = conn.execute(select(func.count()).select_from(R.steps).where(
                 (R.steps.c.run_id == self.run_id) & (R.steps.c.nodeid == nodeid))).scalar()
-            return new_id(conn.execute(R.steps.insert().values(
-                run_id=self.run_id, nodeid=nodeid, attempt=int(n or 0) + 1,
-                started_ms=started)))
+            return self._append(conn, R.steps, head, nodeid=nodeid, attempt=int(n or 0) + 1,
+                                started_ms=started)
 
-        step_id = self._write(f"starting {nodeid}", insert, self._newer(R.steps))
-        self._last[R.steps.name] = step_id
-        self._nodeids[step_id] = nodeid
-        return step_id
+        self._head = self._write(f"starting {nodeid}", insert, self._landed(R.steps))
+        self._nodeids[self._head.key] = nodeid
+        return self._head.key
 
     def end_step(self, step_id: int, outcome: str, message: str = "", *,
                  instruments: dict[str, str] | None = None,
                  files: Sequence[tuple[str, Path]] = ()) -> None:
         """The end of a test attempt, with what it saw (instruments) and left (files): one
-        transaction."""
+        transaction, chained in that order: attachments, instruments, the end."""
         rows = []
         for name, path in files:
             data = Path(path).read_bytes()
-            rows.append(dict(run_id=self.run_id, step_id=step_id, name=name,
-                             path=str(Path(path).resolve()), size=len(data),
-                             sha256=hashlib.sha256(data).hexdigest()))
+            rows.append(dict(step_id=step_id, name=name, path=str(Path(path).resolve()),
+                             size=len(data), sha256=hashlib.sha256(data).hexdigest()))
         now = R.now_ms()
-        newest: dict[str, int] = {}
+        head = self._head
 
-        def insert(conn: Connection) -> bool:
-            for table, many in ((R.attachments, rows), (R.instruments, [
-                    dict(run_id=self.run_id, step_id=step_id, name=k, identity=v, seen_ms=now)
-                    for k, v in (instruments or {}).items()])):
-                if many:
-                    conn.execute(table.insert(), many)
-                    newest[table.name] = conn.execute(
-                        select(func.max(table.c.id)).where(table.c.run_id == self.run_id)
-                    ).scalar_one()
-            conn.execute(R.step_ends.insert().values(step_id=step_id, ended_ms=now,
-                                                     outcome=outcome, message=message[:20000]))
-            return True
+        def insert(conn: Connection) -> Link:
+            link = head
+            for values in rows:
+                link = self._append(conn, R.attachments, link, **values)
+            for k, v in (instruments or {}).items():
+                link = self._append(conn, R.instruments, link, step_id=step_id, name=k,
+                                    identity=v, seen_ms=now)
+            return self._append(conn, R.step_ends, link, step_id=step_id, ended_ms=now,
+                                outcome=outcome, message=message[:20000])
 
-        def landed(conn: Connection) -> bool | None:
-            found = conn.execute(select(R.step_ends.c.step_id)
-                                 .where(R.step_ends.c.step_id == step_id)).first()
-            if found is None:
-                return None
-            for table in (R.attachments, R.instruments):  # what that commit wrote with it
-                newest[table.name] = conn.execute(
-                    select(func.max(table.c.id)).where(table.c.run_id == self.run_id)
-                ).scalar() or 0
-            return True
+        def landed(conn: Connection) -> Link | None:
+            found = conn.execute(select(R.step_ends).where(R.step_ends.c.step_id == step_id)
+                                 ).mappings().first()
+            return link_of(R.step_ends, found) if found is not None else None
 
-        self._write(f"ending {self._nodeids.get(step_id, f'step {step_id}')} ({outcome})",
-                    insert, landed)
-        self._last.update(newest)
+        self._head = self._write(
+            f"ending {self._nodeids.get(step_id, f'step {step_id}')} ({outcome})", insert,
+            landed)
 
     # -- what a step records -----------------------------------------------------------------
     def measurement(self, step_id: int | None, verdict: Verdict, limits_sha256: str) -> int:
@@ -340,25 +353,20 @@ class Recorder:
                          sha256=hashlib.sha256(data).hexdigest())
 
     # -- the end -----------------------------------------------------------------------------
-    def end(self, outcome: str, *, tests: int, failed: int, errors: int) -> None:
+    def end(self, outcome: str, *, tests: int, failed: int, errors: int,
+            reason: str = "") -> None:
+        """The run's end: written once, by this recorder only (it carries the owner token)."""
         ended = R.now_ms()
+        head = self._head
 
-        def insert(conn: Connection) -> bool:
-            fw = conn.execute(select(R.duts.c.firmware_sha256, R.duts.c.firmware_version)
-                              .where(R.duts.c.run_id == self.run_id)
-                              .order_by(R.duts.c.id).limit(1)).first()
-            inst = conn.execute(select(R.instruments.c.name, R.instruments.c.identity)
-                                .where(R.instruments.c.run_id == self.run_id)).all()
-            conn.execute(R.run_ends.insert().values(
-                run_id=self.run_id, ended_ms=ended, outcome=outcome,
-                firmware_sha256=fw[0] if fw else None, firmware_version=fw[1] if fw else None,
-                instruments=json.dumps(dict(inst), sort_keys=True), tests=tests,
-                failed=failed, errors=errors))
-            return True
+        def insert(conn: Connection) -> Link:
+            return self._append(conn, R.run_ends, head, ended_ms=ended, outcome=outcome,
+                                reason=reason, tests=tests, failed=failed, errors=errors,
+                                owner_token=self._token, **R.end_facts(conn, self.run_id))
 
-        def landed(conn: Connection) -> bool | None:
-            found = conn.execute(select(R.run_ends.c.run_id)
-                                 .where(R.run_ends.c.run_id == self.run_id)).first()
-            return True if found is not None else None
+        def landed(conn: Connection) -> Link | None:
+            found = conn.execute(select(R.run_ends).where(R.run_ends.c.run_id == self.run_id)
+                                 ).mappings().first()
+            return link_of(R.run_ends, found) if found is not None else None
 
-        self._write(f"ending the run ({outcome})", insert, landed)
+        self._head = self._write(f"ending the run ({outcome})", insert, landed)

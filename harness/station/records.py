@@ -1,22 +1,32 @@
 """The record store: an append-only schema in SQLAlchemy Core, SQLite by default, PostgreSQL by URL.
 
-Tables (every one insert-only; the database itself refuses UPDATE and DELETE through triggers):
+Tables (every one insert-only; the database itself refuses UPDATE and DELETE through triggers,
+and on PostgreSQL TRUNCATE too):
 
 * ``meta``          schema version;
 * ``runs``          one row per unit run, written when it starts (serial, part, station, slot,
-                    operator, harness version and git hash, limits file and hash, attempt);
-* ``run_ends``      the end of a run (end time, outcome, firmware, instrument identities) —
-                    a run without one was killed: it reads as ``aborted``;
+                    operator, harness version and git hash, limits file and hash, attempt, the
+                    owner process: host, pid, process start, sha256 of its owner token);
+* ``run_ends``      the end of a run (end time, outcome, reason, firmware, instrument
+                    identities), at most one per run, carrying the owner's token — a run without
+                    one was killed: it reads as ``aborted`` until it is closed as
+                    ``aborted (lost)`` (see :mod:`.integrity`);
 * ``steps``         one row per test attempt (numbered: retries are rows of their own);
 * ``step_ends``     the outcome of a test attempt;
 * ``measurements``  one row per measured value with its limits and verdict, committed at once;
 * ``duts``          firmware sha256 and the version read back from each DUT a run booted;
 * ``instruments``   instrument identities seen by a run;
 * ``attachments``   files a step left (console logs...), by path, size and sha256.
+
+Every row but ``meta``'s carries its place in its run's hash chain (``chain_seq``,
+``chain_prev``, ``chain_hash``: see :mod:`.integrity`). A run that has ended takes no more rows.
+:func:`open_store` installs the guards (triggers) and, on PostgreSQL, grants the role
+:data:`STATION_ROLE` INSERT and SELECT only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -33,6 +43,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     func,
@@ -44,7 +55,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from ..errors import ConfigError, HarnessError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: hash chain, run owners, run_ends.reason, step_ends.run_id
 DEFAULT_URL = "sqlite:///results/harness.db"
 
 metadata = MetaData()
@@ -60,6 +71,16 @@ def _run_fk() -> Column:
 
 def _step_fk(nullable: bool = True) -> Column:
     return Column("step_id", Integer, ForeignKey("steps.id"), nullable=nullable, index=True)
+
+
+def _chain(name: str, per_run: bool = True) -> list:
+    """A row's place in its run's hash chain (:mod:`.integrity`); one position per run."""
+    cols: list = [Column("chain_seq", Integer, nullable=False),
+                  Column("chain_prev", Text, nullable=False),
+                  Column("chain_hash", String(64), nullable=False)]
+    if per_run:
+        cols.append(UniqueConstraint("run_id", "chain_seq", name=f"{name}_chain_seq"))
+    return cols
 
 
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
@@ -81,7 +102,11 @@ runs = Table(
     Column("limits_sha256", String(64)),
     Column("host", Text, nullable=False),
     Column("pid", Integer, nullable=False),
+    Column("pid_start", Text, nullable=False),  # "<boot id>/<start ticks>" on Linux, else ""
+    Column("owner_sha256", String(64), nullable=False),  # of the token the owner keeps
     Column("started_ms", BigInteger, nullable=False),
+    *_chain("runs", per_run=False),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 run_ends = Table(
@@ -95,6 +120,9 @@ run_ends = Table(
     Column("tests", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("owner_token", String(64)),  # NULL only for outcome LOST
+    *_chain("run_ends", per_run=False),  # run_id is the key: one end per run
 )
 
 steps = Table(
@@ -102,14 +130,18 @@ steps = Table(
     Column("nodeid", Text, nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("started_ms", BigInteger, nullable=False),
+    *_chain("steps"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 step_ends = Table(
     "step_ends", metadata,
     Column("step_id", Integer, ForeignKey("steps.id"), primary_key=True),
+    _run_fk(),
     Column("ended_ms", BigInteger, nullable=False),
     Column("outcome", String(16), nullable=False),  # passed failed error skipped flaky
     Column("message", Text, nullable=False),
+    *_chain("step_ends"),
 )
 
 measurements = Table(
@@ -124,6 +156,8 @@ measurements = Table(
     Column("outcome", String(16), nullable=False),  # pass marginal fail
     Column("limits_sha256", String(64), nullable=False),
     Column("taken_ms", BigInteger, nullable=False),
+    *_chain("measurements"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 duts = Table(
@@ -135,6 +169,8 @@ duts = Table(
     Column("firmware_sha256", String(64), nullable=False),
     Column("firmware_version", Text, nullable=False),
     Column("ready_ms", BigInteger, nullable=False),
+    *_chain("duts"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 instruments = Table(
@@ -142,6 +178,8 @@ instruments = Table(
     Column("name", Text, nullable=False),
     Column("identity", Text, nullable=False),
     Column("seen_ms", BigInteger, nullable=False),
+    *_chain("instruments"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 attachments = Table(
@@ -150,9 +188,15 @@ attachments = Table(
     Column("path", Text, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
+    *_chain("attachments"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
 APPEND_ONLY = [t.name for t in metadata.sorted_tables]
+CHAINED = [runs, steps, step_ends, measurements, duts, instruments, attachments, run_ends]
+OF_A_RUN = [t for t in CHAINED if t is not runs and t is not run_ends]  # refused after its end
+LOST = "aborted (lost)"  # the outcome of a run closed by another process: its owner is gone
+STATION_ROLE = "harness_station"  # PostgreSQL: INSERT and SELECT on the records, nothing else
 
 
 def now_ms() -> int:
@@ -167,7 +211,18 @@ class RecordError(HarnessError):
     pass
 
 
+class StoreAway(RecordError):
+    """The store's server stopped answering while the store was being opened."""
+
+
+def sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # the run_ends trigger checks the owner's token with it (a connection without it cannot
+    # write a run's end at all)
+    dbapi_conn.create_function("harness_sha256", 1, sha256_hex, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # a committed measurement survives power loss too
@@ -194,24 +249,109 @@ def make_engine(url: str) -> Engine:
                       f"postgresql+psycopg:// URLs are supported")
 
 
-_SQLITE_GUARD = """CREATE TRIGGER IF NOT EXISTS {t}_append_only_{op} BEFORE {OP} ON {t}
+_SQLITE_GUARD = """CREATE TRIGGER {t}_append_only_{op} BEFORE {OP} ON {t}
 BEGIN SELECT RAISE(ABORT, 'records are append-only: {OP} on {t} refused'); END"""
-_PG_FUNC = """CREATE OR REPLACE FUNCTION harness_append_only() RETURNS trigger AS $$
+_SQLITE_OPEN = """CREATE TRIGGER {t}_run_open BEFORE INSERT ON {t}
+WHEN EXISTS (SELECT 1 FROM run_ends WHERE run_id = NEW.run_id)
+BEGIN SELECT RAISE(ABORT, 'the run has ended: no more rows of it in {t}'); END"""
+_SQLITE_OWNER = (f"""CREATE TRIGGER run_ends_owner BEFORE INSERT ON run_ends
+WHEN NOT ((NEW.owner_token IS NULL AND NEW.outcome = '{LOST}') OR EXISTS (SELECT 1 FROM runs
+  WHERE id = NEW.run_id AND owner_sha256 = harness_sha256(NEW.owner_token)))
+BEGIN SELECT RAISE(ABORT, 'the end of a run refused: not written by the process that owns """
+                 f"""the run (only {LOST} may be written without its token)'); END""")
+
+PG_FUNCTIONS = {  # name: body (plpgsql)
+    "harness_append_only": """
 BEGIN RAISE EXCEPTION 'records are append-only: % on % refused', TG_OP, TG_TABLE_NAME; END
-$$ LANGUAGE plpgsql"""
-_PG_GUARD = """CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
-FOR EACH ROW EXECUTE FUNCTION harness_append_only()"""
+""", "harness_run_open": """
+BEGIN
+  IF EXISTS (SELECT 1 FROM run_ends WHERE run_id = NEW.run_id) THEN
+    RAISE EXCEPTION 'run % has ended: no more rows of it in %', NEW.run_id, TG_TABLE_NAME;
+  END IF;
+  RETURN NEW;
+END
+""", "harness_run_end_owner": f"""
+BEGIN
+  IF (NEW.owner_token IS NULL AND NEW.outcome = '{LOST}') OR EXISTS (SELECT 1 FROM runs
+      WHERE id = NEW.run_id
+      AND owner_sha256 = encode(sha256(convert_to(NEW.owner_token, 'UTF8')), 'hex')) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the end of run % refused: not written by the process that owns the run '
+                  '(only {LOST} may be written without its token)', NEW.run_id;
+END
+"""}
+
+
+def guards(dialect: str) -> dict[str, tuple[str, str]]:
+    """The triggers that keep the records append-only: {name: (table, definition)}; the
+    definition is the CREATE statement on SQLite (as ``sqlite_master`` keeps it), the clause
+    after the name on PostgreSQL."""
+    out: dict[str, tuple[str, str]] = {}
+    if dialect == "sqlite":  # no TRUNCATE: a DELETE of every row fires the delete trigger too
+        for t in APPEND_ONLY:
+            for op in ("update", "delete"):
+                out[f"{t}_append_only_{op}"] = (t, _SQLITE_GUARD.format(t=t, op=op,
+                                                                        OP=op.upper()))
+        for table in OF_A_RUN:
+            out[f"{table.name}_run_open"] = (table.name, _SQLITE_OPEN.format(t=table.name))
+        out["run_ends_owner"] = ("run_ends", _SQLITE_OWNER)
+        return out
+    for t in APPEND_ONLY:
+        out[f"{t}_append_only"] = (t, f"BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW "
+                                      f"EXECUTE FUNCTION harness_append_only()")
+        out[f"{t}_no_truncate"] = (t, f"BEFORE TRUNCATE ON {t} FOR EACH STATEMENT "
+                                      f"EXECUTE FUNCTION harness_append_only()")
+    for table in OF_A_RUN:
+        out[f"{table.name}_run_open"] = (table.name, f"BEFORE INSERT ON {table.name} FOR EACH "
+                                                     f"ROW EXECUTE FUNCTION harness_run_open()")
+    out["run_ends_owner"] = ("run_ends", "BEFORE INSERT ON run_ends FOR EACH ROW "
+                                         "EXECUTE FUNCTION harness_run_end_owner()")
+    return out
 
 
 def _install_guards(conn, dialect: str) -> None:
     if dialect == "sqlite":
-        for t in APPEND_ONLY:
-            for op in ("update", "delete"):
-                conn.execute(text(_SQLITE_GUARD.format(t=t, op=op, OP=op.upper())))
-    else:
-        conn.execute(text(_PG_FUNC))
-        for t in APPEND_ONLY:
-            conn.execute(text(_PG_GUARD.format(t=t)))
+        for _table, create in guards(dialect).values():
+            conn.execute(text(create))
+        return
+    for name, body in PG_FUNCTIONS.items():
+        conn.execute(text(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
+                          f"AS $${body}$$ LANGUAGE plpgsql"))
+    for name, (t, fired) in guards(dialect).items():
+        conn.execute(text(f"CREATE TRIGGER {name} {fired}"))
+        # fired in every session, a replica's too (session_replication_role = replica)
+        conn.execute(text(f"ALTER TABLE {t} ENABLE ALWAYS TRIGGER {name}"))
+    grant_station_role(conn)
+
+
+def grant_station_role(conn) -> bool:
+    """PostgreSQL: the role :data:`STATION_ROLE` may INSERT and SELECT the records, nothing
+    else; created when the connecting user may create roles (a site's DBA does it otherwise:
+    see README, "Record integrity"). Whether the role exists (and was granted the records)."""
+    role = STATION_ROLE
+    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    if exists is None:
+        may = conn.execute(text("SELECT rolsuper OR rolcreaterole FROM pg_roles "
+                                "WHERE rolname = current_user")).scalar()
+        if not may:
+            return False
+        # roles are per server: a store created at the same time in another database may
+        # create it first
+        conn.execute(text(f"""DO $$ BEGIN CREATE ROLE {role} NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"""))
+    schema = conn.execute(text("SELECT current_schema()")).scalar()
+    if not conn.execute(text("SELECT has_schema_privilege(:r, :s, 'USAGE')"),
+                        {"r": role, "s": schema}).scalar():
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {conn.dialect.identifier_preparer.quote(schema)}"
+                          f" TO {role}"))
+    for t in APPEND_ONLY:
+        conn.execute(text(f"GRANT SELECT, INSERT ON {t} TO {role}"))
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": t}).scalar() \
+            if "id" in metadata.tables[t].c else None
+        if seq:
+            conn.execute(text(f"GRANT USAGE ON SEQUENCE {seq} TO {role}"))
+    return True
 
 
 def open_store(url: str) -> Engine:
@@ -243,19 +383,38 @@ def _create(engine: Engine) -> None:
                 conn.execute(meta.insert().values(key="schema_version",
                                                   value=str(SCHEMA_VERSION)))
             elif version != str(SCHEMA_VERSION):
-                raise RecordError(f"{where}: record schema version {version}, this harness "
-                                  f"writes version {SCHEMA_VERSION}; use another database")
+                raise RecordError(version_refused(where, version))
     except (OperationalError, ProgrammingError) as exc:
+        if isinstance(exc, OperationalError) and engine.dialect.name == "postgresql":
+            # the server went away while the schema was checked (a restart): worth a retry
+            raise StoreAway(f"{where}: cannot open the record store: "
+                            f"{str(exc.orig).strip() or exc}") from None
         raise RecordError(f"{where}: cannot open the record store: "
                           f"{str(exc.orig).strip() or exc}") from None
+
+
+def version_refused(where: str, version: str) -> str:
+    """Why a store of another schema version is not opened (records are never migrated)."""
+    try:
+        older = int(version) < SCHEMA_VERSION
+    except ValueError:
+        older = False
+    if older:
+        return (f"{where}: record schema version {version}, written by an older harness; this "
+                f"harness writes version {SCHEMA_VERSION} (hash-chained rows) and does not "
+                f"migrate records: keep that database for reading with the harness that wrote "
+                f"it and give a new --db")
+    return (f"{where}: record schema version {version}, this harness writes version "
+            f"{SCHEMA_VERSION}; use another database")
 
 
 # -- reading ------------------------------------------------------------------------------
 def run_rows(conn, serial: str | None = None, run_id: int | None = None) -> list[dict]:
     """Runs joined with their ends; a run without an end reads as ``aborted``."""
-    q = select(runs, run_ends.c.ended_ms, run_ends.c.outcome, run_ends.c.firmware_sha256,
-               run_ends.c.firmware_version, run_ends.c.instruments, run_ends.c.tests,
-               run_ends.c.failed, run_ends.c.errors).select_from(
+    q = select(runs, run_ends.c.ended_ms, run_ends.c.outcome, run_ends.c.reason,
+               run_ends.c.firmware_sha256, run_ends.c.firmware_version,
+               run_ends.c.instruments, run_ends.c.tests, run_ends.c.failed,
+               run_ends.c.errors).select_from(
         runs.outerjoin(run_ends, run_ends.c.run_id == runs.c.id)).order_by(runs.c.id)
     if serial is not None:
         q = q.where(runs.c.serial == serial)
@@ -265,18 +424,23 @@ def run_rows(conn, serial: str | None = None, run_id: int | None = None) -> list
     for r in conn.execute(q).mappings():
         row = dict(r)
         if row["outcome"] is None:
-            row["outcome"] = "aborted"
-            first = conn.execute(select(duts.c.firmware_sha256, duts.c.firmware_version)
-                                 .where(duts.c.run_id == row["id"])
-                                 .order_by(duts.c.id).limit(1)).first()
-            if first is not None:
-                row["firmware_sha256"], row["firmware_version"] = first
-            inst = conn.execute(select(instruments.c.name, instruments.c.identity)
-                                .where(instruments.c.run_id == row["id"])).all()
-            row["instruments"] = json.dumps(dict(inst))
+            row["outcome"], row["reason"] = "aborted", ""
+            row.update(end_facts(conn, row["id"]))
         row["instruments"] = json.loads(row["instruments"] or "{}")
         out.append(row)
     return out
+
+
+def end_facts(conn, run_id: int) -> dict:
+    """What a run's end says of it, from its rows: the first DUT's firmware and the
+    instruments seen (``instruments`` as JSON text)."""
+    first = conn.execute(select(duts.c.firmware_sha256, duts.c.firmware_version)
+                         .where(duts.c.run_id == run_id).order_by(duts.c.id).limit(1)).first()
+    inst = conn.execute(select(instruments.c.name, instruments.c.identity)
+                        .where(instruments.c.run_id == run_id)).all()
+    return {"firmware_sha256": first[0] if first else None,
+            "firmware_version": first[1] if first else None,
+            "instruments": json.dumps(dict(inst), sort_keys=True)}
 
 
 def _rows(conn, q) -> list[dict]:

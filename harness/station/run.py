@@ -14,6 +14,17 @@ run ends ``error`` with that reason (in ``result.json``, on the terminal, and in
 when the store still takes it), and every row written before stays. When ``result.json``
 cannot be written, the result goes to stderr as one line starting with :data:`RESULT_LINE`,
 which the station reads from the unit's output.
+
+A run that is *stopped* ends ``aborted`` with the reason, recorded: SIGTERM or SIGINT (Ctrl-C)
+interrupts the test under way (pytest ends the session as interrupted, fixtures are torn down,
+the chips closed), the interrupted test's step ends ``aborted`` and the run's end says why —
+"SIGTERM from the operator", "station stopped: ..." when the station stopped its units (it
+writes its reason to :data:`STOP_FILE` before it signals), or "the station (pid N) died" when
+the unit's parent-death signal came. A signal arriving while a record row is being written
+waits for that row. A run that does not end within a grace (:data:`STOP_GRACE` s, times the run's
+factor and the machine's load) after the signal records its end from a watchdog and exits.
+A unit whose station died writes its further output to ``pytest.log`` itself (the station's
+pipe has no reader any more).
 """
 
 from __future__ import annotations
@@ -21,8 +32,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +52,23 @@ if TYPE_CHECKING:
 _STEP = pytest.StashKey[int]()
 RESULT_LINE = "harness-station-result:"
 T = TypeVar("T")
+
+STOP_FILE = "stop-reason.txt"  # in a unit's results dir: why the station stopped it
+ENV_STATION_PID = "HARNESS_STATION_PID"  # set by the station for its units: its own pid
+STOP_GRACE = 10.0  # s (times the run's factor and the load) a stopped run has to end
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def signal_reason(signum: int) -> str:
+    """A stop signal in an operator's words."""
+    if signum == signal.SIGINT:
+        return "SIGINT (Ctrl-C) from the operator"
+    return f"{signal.Signals(signum).name} from the operator"
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop signal came: pytest ends the session as interrupted (a KeyboardInterrupt), the
+    run is recorded ``aborted`` with this reason."""
 
 
 def _results(config: pytest.Config) -> Path:
@@ -96,7 +126,7 @@ def db_wait(config: pytest.Config) -> float:
 
 
 class StationRun:
-    def __init__(self, config: pytest.Config, opening: Future) -> None:
+    def __init__(self, config: pytest.Config, opening: Future | None = None) -> None:
         self.config = config
         self._opening = opening
         self._recorder: Recorder | None = None
@@ -104,9 +134,21 @@ class StationRun:
         self._unopened: str | None = None  # why the record store could not be opened
         self.results = _results(config)
         self.progress = self.results / "progress.jsonl"
-        self.counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0, "flaky": 0}
+        self.counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0, "flaky": 0,
+                       "aborted": 0}
         self._instruments: set[tuple[str, str]] = set()
         self._current: dict[str, int | None] = {}
+        self._t0 = time.monotonic()
+        # stopping (see the module's doc)
+        self.stopped: str | None = None  # why the run was stopped (a signal)
+        self._interruptible = True  # False once the session finishes: its end is written whole
+        self._writing = 0  # record writes under way in the main thread
+        self._pending = False  # a stop came during a write: raised when it is done
+        self._handlers: dict[int, object] = {}
+        self._station_pid = os.environ.pop(ENV_STATION_PID, None)  # not for our children
+        self._pipe: str | None = None  # the station's pipe our stdout/stderr go to
+        self._closing = threading.Lock()
+        self._closed = False
         try:
             self.results.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -121,6 +163,7 @@ class StationRun:
 
         if self._recorder is None:
             if self._unopened is None:
+                assert self._opening is not None
                 try:
                     self._recorder = self._opening.result()
                 except HarnessError as exc:
@@ -139,6 +182,9 @@ class StationRun:
         from .records import RecordError
 
         __tracebackhide__ = True  # the reason says it all; the writer's insides do not help
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self._writing += 1  # a stop signal now waits for this row (see _checkpoint)
         try:
             return write(self.recorder)
         except RecordError as exc:
@@ -148,6 +194,135 @@ class StationRun:
             full = disk_full(exc)
             self._lose(self._full(full) if full is not None else f"recording failed: {exc}")
             raise
+        finally:
+            if main:
+                self._writing -= 1
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _catch_signals(self) -> None:
+        """SIGTERM and SIGINT stop the run (see the module's doc); only in the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if self._station_pid is not None and str(os.getppid()) != self._station_pid:
+            # the station died before the parent-death signal was set (a race of the start)
+            raise HarnessError(f"the station (pid {self._station_pid}) that started this unit "
+                               f"is gone: not testing")
+        try:
+            link = os.readlink("/proc/self/fd/1")
+        except OSError:
+            link = ""
+        self._pipe = link if link.startswith("pipe:") else None
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:  # ignored on purpose (nohup, &): kept
+                self._handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _release_signals(self) -> None:
+        for sig, old in self._handlers.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+        self._handlers.clear()
+
+    def _on_signal(self, signum: int, frame) -> None:
+        first = self.stopped is None
+        if first:
+            self.stopped = self._why(signum)
+            self._emit({"event": "stopping", "reason": self.stopped})
+            grace = _grace()
+            threading.Thread(target=self._watchdog, args=(grace,), daemon=True,
+                             name="harness-stop-watchdog").start()
+        if not first or not self._interruptible:
+            return  # the first signal interrupts; the end being written is written whole
+        if self._writing:
+            self._pending = True  # a record row is being written: it is finished first
+            return
+        raise StopRequested(self.stopped)
+
+    def _checkpoint(self) -> None:
+        """Raise the stop that came while a record row was being written, now it is."""
+        if self._pending and not self._writing and self._interruptible \
+                and threading.current_thread() is threading.main_thread():
+            self._pending = False
+            raise StopRequested(self.stopped or "stopped")
+
+    def _why(self, signum: int) -> str:
+        try:
+            said = (self.results / STOP_FILE).read_text(errors="replace").strip()
+        except OSError:
+            said = ""
+        if said:
+            return f"station stopped: {said}"
+        if self._station_pid is not None and self._station_died():
+            self._detach_output()
+            return f"the station (pid {self._station_pid}) died"
+        return signal_reason(signum)
+
+    def _station_died(self) -> bool:
+        """Whether the station that started this unit died (the signal was its parent-death
+        signal), rather than someone signalling the unit while the station lives. The signal
+        comes as the station's threads die, maybe before the process is gone: watch it for a
+        moment (a station that stops a unit itself says why first, in :data:`STOP_FILE`)."""
+        from .. import patience
+
+        deadline = time.monotonic() + patience.scaled(1.0)
+        while True:
+            if str(os.getppid()) != self._station_pid:
+                return True  # reparented: the station is gone
+            try:
+                stat = Path(f"/proc/{self._station_pid}/stat").read_text()
+            except OSError:
+                return True
+            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return True  # dead, not yet reaped
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def _detach_output(self) -> None:
+        """The station died: the pipe it read our output from has no reader, and a write to it
+        would fail. Every descriptor on that pipe (pytest's saved copies too) now appends to
+        the unit's ``pytest.log``."""
+        if self._pipe is None:
+            return
+        try:
+            fd = os.open(self.results / "pytest.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                         0o644)
+        except OSError:
+            fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for name in os.listdir("/proc/self/fd"):
+                try:
+                    if os.readlink(f"/proc/self/fd/{name}") == self._pipe:
+                        os.dup2(fd, int(name))
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
+
+    def _watchdog(self, grace: float) -> None:
+        """A stopped run that has not ended after ``grace`` s: its end is recorded from here,
+        its chips are stopped, and the process exits."""
+        time.sleep(grace)
+        if not self._closing.acquire(timeout=grace):
+            os._exit(int(pytest.ExitCode.INTERRUPTED))  # the end is being written, stuck
+        self._closing.release()
+        if not self._closed:
+            self.stopped = f"{self.stopped}; the run did not end within {grace:.0f} s"
+            self._end(pytest.ExitCode.INTERRUPTED)
+        from .. import reaper
+
+        for proc in reaper.live():
+            try:
+                proc.kill()
+            except OSError:
+                pass
+        os._exit(int(pytest.ExitCode.INTERRUPTED))
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self._release_signals()
+        if not self._closed and self._opening is not None:
+            # the session never started (an interrupt while pytest configured): the run the
+            # store may already hold still ends
+            self._end(pytest.ExitCode.INTERRUPTED if self.stopped
+                      else pytest.ExitCode.INTERNAL_ERROR)
 
     def _full(self, path: str) -> str:
         return f"results disk full: {path or self.results}: {NO_SPACE}"
@@ -193,11 +368,12 @@ class StationRun:
             return Recorder.start(engine, RunInfo(**info), harness_git(root), wait=wait,
                                   on_wait=waiting)
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="harness-records")
-        future = pool.submit(opening)
-        pool.shutdown(wait=False)
-        run = cls(config, future)
+        run = cls(config)
         box.append(run)
+        run._catch_signals()  # before the run exists in the store: a stop then records its end
+        pool = ThreadPoolExecutor(1, thread_name_prefix="harness-records")
+        run._opening = pool.submit(opening)
+        pool.shutdown(wait=False)
         return run
 
     def _emit(self, event: dict) -> None:
@@ -226,10 +402,17 @@ class StationRun:
             item.stash[_STEP] = step
         self._current[item.nodeid] = step
         try:
+            self._checkpoint()
             return (yield)
+        except KeyboardInterrupt:
+            # stopped (or interrupted) in this test: its step ends aborted, saying why
+            self._outcomes[item.nodeid] = "aborted"
+            self._messages[item.nodeid] = self.stopped or "interrupted (KeyboardInterrupt)"
+            raise
         finally:
             # a retried test's last attempt is a later step (pytest_harness_retry)
             self._finish_step(item, self._current.get(item.nodeid, step))
+            self._checkpoint()
 
     def pytest_harness_retry(self, item: pytest.Item, attempt: int, reports) -> None:
         """``--retry`` runs a failed test again: the failed attempt's step ends here (failed or
@@ -245,6 +428,7 @@ class StationRun:
         else:
             item.stash[_STEP] = step
         self._current[item.nodeid] = step
+        self._checkpoint()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -282,7 +466,6 @@ class StationRun:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._outcomes, self._messages = {}, {}
-        self._t0 = time.monotonic()
 
     def _finish_step(self, item: pytest.Item, step: int | None, final: bool = True) -> None:
         """End a test attempt's step; ``final``: the test's last attempt, which counts."""
@@ -315,12 +498,14 @@ class StationRun:
     def measurement(self, item: pytest.Item, verdict, limits_sha256: str) -> None:
         self._record(lambda rec: rec.measurement(item.stash.get(_STEP, None), verdict,
                                                  limits_sha256))
+        self._checkpoint()
 
     def pytest_harness_dut_ready(self, dut, slot: int, item) -> None:
         self._record(lambda rec: rec.dut(
             item.stash.get(_STEP, None), name=dut.name, target=dut.target.name,
             world=dut.world, firmware_path=str(dut.image.path),
             firmware_sha256=dut.image.sha256, firmware_version=dut.identity))
+        self._checkpoint()
 
     def pytest_harness_dut_done(self, dut, slot: int, item) -> None:
         """A DUT's console log that could not be written whole makes the run an error."""
@@ -335,15 +520,21 @@ class StationRun:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
         """After the other plugins (JUnit XML, fixture teardown, the harness closing its
-        chips): a report that could not be written is part of the run's verdict."""
+        chips): a report that could not be written is part of the run's verdict. A stop
+        signal from here on no longer interrupts: the end is written whole."""
+        self._interruptible = False
         try:
             yield
         except OSError as exc:
             full = disk_full(exc)
-            if full is None:
+            if full is not None:
+                xml = getattr(self.config.option, "xmlpath", None)
+                self._lose(self._full(full or xml or ""))
+            elif self.stopped is None:
+                self._lose(f"ending the session failed: {exc}")
+                self._end(session.exitstatus)
                 raise
-            xml = getattr(self.config.option, "xmlpath", None)
-            self._lose(self._full(full or xml or ""))
+            # else: stopped, and the station's pipe broke under the terminal's last lines
             # the plugins after the one that failed did not run: close the harness's chips
             from .. import reaper
             from ..plugin import manager
@@ -351,16 +542,33 @@ class StationRun:
             manager(session.config).close_all()
             for proc in reaper.live():
                 reaper.stop(proc, grace=0.2)
-        self._end(session)
+        except BaseException as exc:
+            self._lose(f"ending the session failed: {type(exc).__name__}: {exc}")
+            self._end(session.exitstatus)
+            raise
+        self._end(session.exitstatus)
+        if self.lost is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _end(self, session: pytest.Session) -> None:
+    def _end(self, exitstatus: int) -> None:
+        """The run's end: ``result.json``, the record's end and the last progress line; once
+        (from the session's end, or from the watchdog of a run that did not stop)."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._write_end(exitstatus)
+
+    def _write_end(self, exitstatus: int) -> None:
         from .records import RecordError
 
         c = self.counts
         tests = sum(c.values())
-        exitstatus = session.exitstatus
         if self.lost is not None:
             outcome = "error"
+        elif self.stopped is not None and exitstatus not in (pytest.ExitCode.OK,
+                                                             pytest.ExitCode.TESTS_FAILED):
+            outcome = "aborted"  # stopped before every test had its verdict
         elif exitstatus == pytest.ExitCode.INTERRUPTED:
             outcome = "aborted"
         elif c["failed"]:
@@ -377,9 +585,11 @@ class StationRun:
         if not written:
             outcome = "error"
         said = self.lost
+        why = self._reason(outcome)
+        extra = {"reason": why} if why and _takes_reason() else {}
         try:
             self._record(lambda rec: rec.end(outcome, tests=tests, failed=c["failed"],
-                                             errors=c["error"]))
+                                             errors=c["error"], **extra))
         except (RecordError, OSError):
             outcome = "error"  # the store said why (self.lost)
         if (not written or self.lost != said) and not self._write_result(outcome):
@@ -389,16 +599,23 @@ class StationRun:
             sys.stderr.flush()
         if self.lost is not None:
             self._say(f"station run ERROR: {self.lost}")
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif outcome == "aborted":
+            self._say(f"station run ABORTED: {self._reason(outcome)}")
         self._emit({"event": "end", **self._result(outcome)})
+
+    def _reason(self, outcome: str) -> str:
+        if self.lost is not None:
+            return self.lost
+        if outcome == "aborted":
+            return self.stopped or "interrupted (KeyboardInterrupt)"
+        return ""
 
     def _result(self, outcome: str) -> dict:
         rec = self._recorder
         return {"run_id": rec.run_id if rec else None,
                 "serial": rec.info.serial if rec else self.config.getoption("serial"),
                 "outcome": outcome, **self.counts, "seconds": time.monotonic() - self._t0,
-                "reason": self.lost or ""}
+                "reason": self._reason(outcome)}
 
     def _write_result(self, outcome: str) -> bool:
         path = self.results / "result.json"
@@ -420,3 +637,22 @@ class StationRun:
                 sys.stderr.write(line + "\n")
         except OSError:
             pass  # the terminal is a file on the full disk: the result line still says it
+
+
+def _grace() -> float:
+    """:data:`STOP_GRACE` times the run's factor, scaled by the machine's load now."""
+    from .. import patience
+
+    try:
+        return patience.limit(STOP_GRACE)
+    except ValueError:  # a malformed factor in the environment: the base, unscaled
+        return STOP_GRACE
+
+
+def _takes_reason() -> bool:
+    """Whether this harness's :meth:`Recorder.end` stores a reason (``reason=``)."""
+    import inspect
+
+    from .recorder import Recorder
+
+    return "reason" in inspect.signature(Recorder.end).parameters

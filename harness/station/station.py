@@ -10,6 +10,16 @@ The unit's output comes to the station through a pipe and is written to its ``py
 here: a results disk that fills up cannot make the unit's own terminal writes fail, and the
 station says which path could not be written ("no space left on device") instead of losing the
 verdict. A slot whose results disk has no space left does not start a unit at all.
+
+Stopping (:class:`Stop`, set by the CLI's SIGTERM/SIGINT handlers): no further unit starts;
+each running unit is told why (``stop-reason.txt`` in its results directory) and gets SIGTERM,
+records its end as ``aborted`` with that reason and exits; one that has not ended after a
+grace is killed. Units run in sessions of their own (a terminal's Ctrl-C reaches the station
+only, which stops them as above) and get SIGTERM from the kernel when the station dies, even
+by SIGKILL (``setpriv --pdeathsig TERM``): they record ``aborted`` ("the station (pid N)
+died") and exit instead of testing on unsupervised. At start, runs whose process died without
+an end (a unit SIGKILLed) are closed as lost, when the harness has the means
+(``integrity.close_lost_runs``).
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ import errno
 import json
 import os
 import queue
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -30,8 +42,17 @@ from pathlib import Path
 
 from ..errors import ConfigError, HarnessError
 from .product import Product
-from .run import NO_SPACE, RESULT_LINE, disk_full
+from .run import (
+    ENV_STATION_PID,
+    NO_SPACE,
+    RESULT_LINE,
+    STOP_FILE,
+    STOP_GRACE,
+    disk_full,
+    signal_reason,
+)
 from .serials import dir_name
+from .stats import first_pass_yield
 
 VERDICTS = ("pass", "fail", "error", "aborted")
 
@@ -55,6 +76,11 @@ class Summary:
     results: list[UnitResult]
     refused: list
     seconds: float
+    # serial → outcome of its first run in the record store (any station, any day; a run
+    # killed before its end counts as aborted); serials not in it: their first attempt here
+    first: dict[str, str] = field(default_factory=dict)
+    stopped: str = ""  # why the station stopped before its list was done
+    untested: list[str] = field(default_factory=list)  # serials not started because of it
 
     def final(self) -> dict[str, UnitResult]:
         """The last result per serial number (after retries of errored runs)."""
@@ -70,10 +96,20 @@ class Summary:
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.final().values() if r.outcome == outcome)
 
+    def first_outcome(self, serial: str) -> str:
+        """The outcome of the serial number's first attempt: its first run in the records,
+        else its first attempt here."""
+        if serial in self.first:
+            return self.first[serial]
+        return min((r for r in self.results if r.serial == serial),
+                   key=lambda r: r.attempt).outcome
+
     @property
     def first_pass_yield(self) -> float:
-        firsts = [r for r in self.results if r.attempt == 1]
-        return sum(r.outcome == "pass" for r in firsts) / len(firsts) if firsts else 0.0
+        """Units whose first attempt ever (aborted and errored ones included) passed, over
+        the units tested."""
+        passed, n = first_pass_yield({sn: self.first_outcome(sn) for sn in self.final()})
+        return passed / n if n else 0.0
 
     @property
     def units_per_hour(self) -> float:
@@ -83,9 +119,63 @@ class Summary:
     def exit_code(self) -> int:
         if self.count("fail"):
             return 1
-        if self.count("error") or self.count("aborted") or self.refused:
+        if self.count("error") or self.count("aborted") or self.refused or self.stopped:
             return 2
         return 0
+
+
+class Stop:
+    """A request to stop the station, with its reason; the first one counts."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.signum: int | None = None
+        self._event = threading.Event()
+
+    def request(self, reason: str, signum: int | None = None) -> None:
+        if self.reason is None:
+            self.reason, self.signum = reason, signum
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    @contextlib.contextmanager
+    def on_signals(self):
+        """SIGTERM and SIGINT request a stop (no KeyboardInterrupt) while inside; the
+        previous handlers come back after. In the main thread only."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {sig: signal.signal(sig, lambda signum, _frame: self.request(
+            signal_reason(signum), signum)) for sig in (signal.SIGTERM, signal.SIGINT)
+            if signal.getsignal(sig) != signal.SIG_IGN}  # ignored on purpose: kept ignored
+        try:
+            yield self
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+
+def dying_with_station(argv: list[str]) -> list[str]:
+    """``argv`` started so that the kernel sends it SIGTERM when the station thread that
+    started it dies (the station killed, even by SIGKILL): util-linux's ``setpriv
+    --pdeathsig``. SIGTERM, not SIGKILL: the unit records its end as aborted and stops its
+    chips (see :mod:`harness.station.run`)."""
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
+
+
+def stop_grace() -> float:
+    """How long a stopped unit has to end before it is killed: its own grace
+    (:data:`~harness.station.run.STOP_GRACE`, after which it records its end itself) twice
+    over, plus a process's exit."""
+    from .. import patience
+
+    try:
+        return 2 * patience.limit(STOP_GRACE) + patience.limit("process_exit")
+    except ValueError:
+        return 2 * STOP_GRACE + patience.BASE["process_exit"]
 
 
 Listener = Callable[[str, dict], None]
@@ -105,6 +195,7 @@ class Station:
     extra_args: list[str] = field(default_factory=list)
     listener: Listener = lambda event, data: None
     db_wait: float | None = None  # s a unit waits for a record store that went away
+    stop: Stop = field(default_factory=Stop)  # set (by a signal handler): stop the line
 
     def command(self, serial: str, slot: int, unit_dir: Path) -> list[str]:
         p = self.product
@@ -142,18 +233,25 @@ class Station:
             return res
         self.listener("start", {"serial": serial, "slot": slot, "attempt": attempt, "dir": d})
         env = dict(os.environ, HARNESS_STATION_SLOT=str(slot))
+        env[ENV_STATION_PID] = str(os.getpid())
         if self.db_wait is not None:
             from .recorder import ENV_WAIT
 
             env[ENV_WAIT] = repr(self.db_wait)
+        killed: str | None = None
         with log:
-            proc = subprocess.Popen(self.command(serial, slot, d), cwd=self.product.root,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, env=env)
+            # a session of its own: a terminal's Ctrl-C reaches the station, which stops the
+            # unit saying why (and its chips are not signalled under it)
+            proc = subprocess.Popen(dying_with_station(self.command(serial, slot, d)),
+                                    cwd=self.product.root, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
             assert proc.stdout is not None
             os.set_blocking(proc.stdout.fileno(), False)
             follower = _Follower(d / "progress.jsonl",
                                  lambda ev: self.listener("progress", {"slot": slot, **ev}))
+            stopping: float | None = None  # when the unit was told to stop
+            grace = 0.0
             try:
                 while True:
                     try:
@@ -162,17 +260,34 @@ class Station:
                     except subprocess.TimeoutExpired:
                         log.pump(proc.stdout.fileno())
                         follower.poll()
+                    if stopping is None and self.stop.is_set():
+                        stopping, grace = time.monotonic(), stop_grace()
+                        _tell_stop(proc, d, self.stop.reason or "stopped")
+                    elif stopping is not None and time.monotonic() - stopping > grace:
+                        killed = f"killed: it did not end within {grace:.0f} s of SIGTERM"
+                        proc.kill()
+                        proc.wait()
+                        break
                 log.pump(proc.stdout.fileno())
                 follower.poll()
             finally:
-                proc.stdout.close()
                 if proc.poll() is None:  # only if the station itself is failing
-                    proc.kill()
-                    proc.wait()
+                    _tell_stop(proc, d, "the station failed")
+                    try:
+                        proc.wait(stop_grace())
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                proc.stdout.close()
         res = UnitResult(serial, slot, attempt, "error", time.monotonic() - t0, d,
                          proc.returncode)
         data = self._result(d, log)
-        if data is None:
+        if data is None and self.stop.is_set():
+            res.outcome = "aborted"  # stopped before its run recorded a result
+            res.reason = "; ".join(r for r in (
+                f"station stopped: {self.stop.reason}", killed,
+                f"pytest exited {proc.returncode} without a result") if r)
+        elif data is None:
             res.reason = f"pytest exited {proc.returncode} without a result"
         else:
             res.outcome = data["outcome"] if data["outcome"] in VERDICTS else "error"
@@ -222,7 +337,7 @@ class Station:
         except OSError:
             raise HarnessError(f"results directory {self.results}: {NO_SPACE}") from None
         try:
-            open_store(self.db).dispose()  # the schema exists before the slots race to create it
+            engine = open_store(self.db)  # the schema exists before the slots race to create it
         except RecordError as exc:
             db = make_url(self.db).database if self.db.startswith("sqlite") else None
             try:
@@ -231,6 +346,12 @@ class Station:
             except OSError as full:
                 raise RecordError(f"{exc} ({full.filename}: {NO_SPACE})") from None
             raise
+        try:
+            closed = _close_lost_runs(engine)
+        finally:
+            engine.dispose()
+        if closed:
+            self.listener("lost-runs", {"runs": closed})
         todo: queue.Queue = queue.Queue()
         for s in serials:
             todo.put((s, 1))
@@ -238,16 +359,25 @@ class Station:
         lock = threading.Lock()
         t0 = time.monotonic()
 
+        running: set[int] = set()
+
         def worker(slot: int) -> None:
-            while True:
+            while not self.stop.is_set():
                 try:
                     serial, attempt = todo.get_nowait()
                 except queue.Empty:
                     return
-                res = self.run_unit(serial, slot, attempt)
+                with lock:
+                    running.add(slot)
+                try:
+                    res = self.run_unit(serial, slot, attempt)
+                finally:
+                    with lock:
+                        running.discard(slot)
                 with lock:
                     results.append(res)
-                if res.outcome in ("error", "aborted") and attempt <= self.retries:
+                if res.outcome in ("error", "aborted") and attempt <= self.retries \
+                        and not self.stop.is_set():
                     todo.put((serial, attempt + 1))
 
         with contextlib.ExitStack() as stack:
@@ -256,9 +386,52 @@ class Station:
                        for s in self.slots]
             for t in threads:
                 t.start()
+            told = False
             for t in threads:
-                t.join()
-        return Summary(results, refused or [], time.monotonic() - t0)
+                while t.is_alive():
+                    t.join(0.1)
+                    if self.stop.is_set() and not told:
+                        told = True
+                        with lock:
+                            busy = sorted(running)
+                        self.listener("stopping", {"reason": self.stop.reason, "slots": busy,
+                                                   "grace": stop_grace()})
+        tested = {r.serial for r in results}
+        untested = []
+        while not todo.empty():
+            serial, _ = todo.get_nowait()
+            if serial not in tested:
+                untested.append(serial)
+        return Summary(results, refused or [], time.monotonic() - t0,
+                       first=self._first_outcomes(sorted(tested)),
+                       stopped=self.stop.reason or "", untested=untested)
+
+    def _first_outcomes(self, serials: list[str]) -> dict[str, str]:
+        """Serial → the outcome of its first run in the record store (``{}`` when the store
+        cannot be read now: the summary then counts first attempts here)."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from . import records as R
+        from .stats import first_outcomes
+
+        if not serials:
+            return {}
+        try:
+            engine = R.make_engine(self.db)
+        except HarnessError:
+            return {}
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(R.runs.c.serial, R.runs.c.id, R.run_ends.c.outcome)
+                    .select_from(R.runs.outerjoin(R.run_ends, R.run_ends.c.run_id == R.runs.c.id))
+                    .where(R.runs.c.serial.in_(serials))).all()
+        except SQLAlchemyError:
+            return {}
+        finally:
+            engine.dispose()
+        return first_outcomes((sn, run_id, outcome) for sn, run_id, outcome in rows)
 
     def _lease_slots(self, stack: contextlib.ExitStack) -> None:
         from ..bench import lease
@@ -266,6 +439,34 @@ class Station:
         bench = self.bench.stem if self.bench else "default"
         for s in self.slots:
             stack.enter_context(lease(f"station-slot-{bench}-{s}"))
+
+
+def _tell_stop(proc: subprocess.Popen, unit_dir: Path, reason: str) -> None:
+    """Why the unit is stopped (read by its run when the signal comes), then SIGTERM."""
+    with contextlib.suppress(OSError):
+        _write_whole(unit_dir / STOP_FILE, reason)
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """``text`` into ``path``, whole or not at all."""
+    tmp = path.with_suffix(".tmp-stop")
+    tmp.write_text(text + "\n")
+    tmp.replace(path)
+
+
+def _close_lost_runs(engine) -> list[int]:
+    """Close runs whose owner process died without an end (``aborted (lost)``), when this
+    harness has :func:`harness.station.integrity.close_lost_runs`; else nothing."""
+    import importlib
+
+    try:
+        integrity = importlib.import_module(".integrity", __package__)
+    except ImportError:
+        return []
+    close = getattr(integrity, "close_lost_runs", None)
+    return list(close(engine)) if close is not None else []
 
 
 def no_space(path: Path) -> None:

@@ -10,7 +10,7 @@ from harness.errors import ConfigError
 from harness.station import serials
 from harness.station.product import load_product
 from harness.station.station import Station, Summary, UnitResult
-from harness.station.stats import capability
+from harness.station.stats import MIN_UNITS, capability, first_outcomes, first_pass_yield
 
 ROOT = Path(__file__).resolve().parents[2]
 PATTERN = load_product("qsm-washer", ROOT / "targets").serial_pattern
@@ -81,10 +81,27 @@ def test_capability():
     sigma = cap.stdev
     assert cap.cp == pytest.approx(25 / (6 * sigma))
     assert cap.cpk == pytest.approx((40 - 30) / (3 * sigma))
+    assert cap.few and "too few units (n = 6 < 25)" in cap.note
     assert capability([1.0], 0, 2) is None
-    assert capability([1.0, 1.0], 0, 2).cpk == math.inf
-    assert capability([3.0, 3.0], 0, 2).cpk == -math.inf
     assert capability([1, 2, float("nan")], None, 5).cp is None
+
+
+def test_capability_without_spread_is_not_a_number_and_never_infinite():
+    for values, low, high in [([1.0, 1.0], 0, 2), ([3.0, 3.0], 0, 2), ([1.0] * 30, None, 2)]:
+        cap = capability(values, low, high)
+        assert cap.cp is None and cap.cpk is None and cap.no_spread
+        assert cap.note.startswith("no spread (σ = 0)")
+    assert "every value outside the limits" in capability([3.0, 3.0], 0, 2).note
+    many = capability([40 + (i % 5) * 0.1 for i in range(MIN_UNITS)], 30, 55)
+    assert not many.few and many.note == "" and math.isfinite(many.cpk)
+
+
+def test_first_pass_yield_counts_an_aborted_first_attempt():
+    runs = [("a", 1, "pass"), ("b", 2, None), ("b", 3, "pass"), ("c", 4, "aborted (lost)"),
+            ("c", 5, "pass"), ("d", 7, "pass"), ("d", 6, "fail")]
+    first = first_outcomes(runs)
+    assert first == {"a": "pass", "b": "aborted", "c": "aborted (lost)", "d": "fail"}
+    assert first_pass_yield(first) == (1, 4)
 
 
 def _r(sn, attempt, outcome):
@@ -98,6 +115,23 @@ def test_summary_yield_counts_first_attempts_and_keeps_errors_apart():
     assert s.first_pass_yield == pytest.approx(1 / 3) and s.units_per_hour == 3
     assert s.exit_code == 1
     assert Summary([_r("a", 1, "error")], [], 1).exit_code == 2
+
+
+def test_summary_yield_counts_the_first_run_in_the_records():
+    """A unit that passes here was aborted in an earlier station run: not first-pass."""
+    results = [_r("a", 1, "pass"), _r("b", 1, "pass")]
+    assert Summary(results, [], 1).first_pass_yield == 1.0
+    s = Summary(results, [], 1, first={"a": "aborted", "b": "pass"})
+    assert s.first_pass_yield == 0.5
+
+
+def test_a_stopped_summary_is_not_a_clean_run():
+    s = Summary([_r("a", 1, "pass")], [], 1, stopped="SIGTERM from the operator",
+                untested=["b"])
+    assert s.exit_code == 2
+    from harness.station.cli import format_summary
+
+    assert "stopped: SIGTERM from the operator; not tested: 1 (b)" in format_summary(s)
 
 
 LIMITS = "product: demo\nversion: '1'\nlimits:\n  - {name: v, low: 1, high: 2, unit: V}\n"

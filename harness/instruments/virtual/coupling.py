@@ -3,12 +3,21 @@
 Each memory read halts the emulated core for ~0.2 ms, so readings of the chip's outputs are
 cached for ``min_interval`` (20 ms: at most 50 reads/s however fast instruments are queried).
 A chip that died or closed reads as off (``None``), like a board whose supply went away.
+
+Unit-to-unit spread: on a production line no two boards draw the same current. A unit tested
+under its serial number (``harness station run``, ``pytest --serial SN``) gets its own analog
+parts — each board current, the speed reference's gain and offset, the clock behind the
+frequency output — drawn once from its serial number within the part's tolerance
+(:class:`UnitSpread`), so the same serial reads the same on every run and a line of units has a
+real σ for Cp/Cpk. Without a serial number every board is nominal, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import random
 import threading
 import time
 
@@ -18,6 +27,47 @@ FREQ_PIN = (0x400253FC, 0x01)
 # The timer that toggles that pin (lm3s6965 GPTM 0A, 32-bit periodic, clocked at the core's
 # 12.5 MHz in QEMU): CTL.TAEN bit 0, TAILR the reload value; one toggle per timeout.
 FREQ_TIMER = (0x4003000C, 0x40030028, 12_500_000)
+# The board clock's tolerance (trimmed internal oscillator): the frequency output's accuracy.
+CLOCK_TOLERANCE = 0.0075
+
+
+def unit_seed(unit_serial: str, what: str) -> int:
+    """A stable 64-bit seed for ``what`` of one unit (the same in every process and run)."""
+    digest = hashlib.sha256(f"{unit_serial}\0{what}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class UnitSpread:
+    """The analog parts of one unit, drawn from its serial number.
+
+    Each part deviates from nominal by a normal variate with σ = tolerance / 3, truncated to
+    ±tolerance (a part outside its tolerance does not pass incoming inspection). A part's draw
+    depends only on the serial and the part's name: the same serial always gets the same board,
+    whichever parts are asked for and in which order. ``unit_serial=None``: the nominal board.
+    """
+
+    def __init__(self, unit_serial: str | None = None) -> None:
+        self.unit_serial = unit_serial
+        self._drawn: dict[str, float] = {}
+
+    def deviation(self, part: str, tolerance: float) -> float:
+        """Relative (or absolute, for offsets) deviation of ``part``, within ±tolerance."""
+        if self.unit_serial is None or tolerance <= 0:
+            return 0.0
+        if part not in self._drawn:  # a standard normal variate, truncated at ±3
+            rng = random.Random(unit_seed(self.unit_serial, part))
+            x = rng.gauss(0.0, 1.0)
+            while abs(x) > 3.0:
+                x = rng.gauss(0.0, 1.0)
+            self._drawn[part] = x
+        return self._drawn[part] * tolerance / 3.0
+
+    def scaled(self, part: str, nominal: float, tolerance: float) -> float:
+        """``nominal`` of a part with a relative ``tolerance`` (0.05: ±5 %)."""
+        return nominal * (1.0 + self.deviation(part, tolerance))
+
+
+NOMINAL = UnitSpread()
 
 
 @contextlib.contextmanager
@@ -26,9 +76,13 @@ def _nothing():
 
 
 class DutSignals:
-    def __init__(self, dut, min_interval: float = 0.02) -> None:
+    """``unit_serial``: the serial number of the unit on the bench (seeds its analog spread;
+    None: a nominal board)."""
+
+    def __init__(self, dut, min_interval: float = 0.02, unit_serial: str | None = None) -> None:
         self.dut = dut
         self.min_interval = min_interval
+        self.spread = UnitSpread(unit_serial)
         self._lock = threading.Lock()
         self._at = -math.inf
         self._outputs: dict | None = None
@@ -85,7 +139,8 @@ class DutSignals:
         None: no such output)."""
         if self._edges_addr is None:
             return None
-        ctl_addr, reload_addr, clock = FREQ_TIMER
+        ctl_addr, reload_addr, nominal_clock = FREQ_TIMER
+        clock = self.spread.scaled("board.clock", nominal_clock, CLOCK_TOLERANCE)
 
         def read() -> float:
             with self.dut.execution.paused() if self.dut.has("execution") else _nothing():
@@ -120,9 +175,21 @@ class Settling:
 
 
 class BoardLoad:
-    """The DUT board's supply current (A) at its nominal voltage, from what the chip drives."""
+    """The DUT board's supply current (A) at its nominal voltage, from what the chip drives.
+
+    Class attributes are the nominal board; ``tolerance`` gives each part's relative tolerance
+    (±) around it, and an instance holds one unit's values (:class:`UnitSpread`)."""
 
     standby = 0.028  # core in reset / shell waiting: regulator + MCU
+    tolerance: dict[str, float] = {"standby": 0.09}
+
+    def __init__(self, spread: UnitSpread = NOMINAL) -> None:
+        self.spread = spread
+        self.standby = self._part("standby", type(self).standby)
+
+    def _part(self, name: str, nominal: float) -> float:
+        part = f"{type(self).__name__}.{name}"
+        return self.spread.scaled(part, nominal, self.tolerance.get(name, 0.0))
 
     def current(self, outputs: dict | None) -> float:
         return 0.0 if outputs is None else self.standby
@@ -134,13 +201,27 @@ class BoardLoad:
 
 class WasherLoad(BoardLoad):
     """QSM-W controller board at 12 V: MCU, relay coils, door-lock solenoid, motor inverter
-    control (its drive stage scales with the commanded speed)."""
+    control (its drive stage scales with the commanded speed), and the 0–10 V speed reference
+    (a DAC and an amplifier: gain and offset errors; disabled, 0 V, while the motor is off)."""
 
     standby = 0.045
     per_output = {"lock": 0.060, "valve": 0.120, "pump": 0.150, "heater": 0.080}
     motor_base = 0.200
     motor_per_rpm = 0.00025
     max_rpm = 1600  # the speed reference's full scale (10 V)
+    tolerance = {"standby": 0.09, "lock": 0.06, "valve": 0.06, "pump": 0.06, "heater": 0.06,
+                 "motor_base": 0.06, "motor_per_rpm": 0.06, "reference_gain": 0.0045,
+                 "reference_offset": 0.012}  # the offset's in volts (absolute)
+
+    def __init__(self, spread: UnitSpread = NOMINAL) -> None:
+        super().__init__(spread)
+        cls = type(self)
+        self.per_output = {k: self._part(k, a) for k, a in cls.per_output.items()}
+        self.motor_base = self._part("motor_base", cls.motor_base)
+        self.motor_per_rpm = self._part("motor_per_rpm", cls.motor_per_rpm)
+        self.reference_gain = self._part("reference_gain", 10.0 / cls.max_rpm)
+        self.reference_offset = spread.deviation(f"{cls.__name__}.reference_offset",
+                                                 self.tolerance["reference_offset"])
 
     def current(self, outputs: dict | None) -> float:
         if outputs is None:
@@ -154,7 +235,8 @@ class WasherLoad(BoardLoad):
         """0–10 V analog speed reference to the motor inverter."""
         if not outputs or not outputs.get("motor"):
             return 0.0
-        return 10.0 * min(outputs.get("motor_rpm", 0), self.max_rpm) / self.max_rpm
+        rpm = min(outputs.get("motor_rpm", 0), self.max_rpm)
+        return self.reference_gain * rpm + self.reference_offset
 
 
 class TvLoad(BoardLoad):
@@ -166,9 +248,14 @@ class TvLoad(BoardLoad):
     standby = 0.000420
     rails = {"panel": 0.350, "backlight": 0.050, "audio": 0.200}
     mcu_on = 0.030
+    tolerance = {"standby": 0.08, "panel": 0.05, "backlight": 0.05, "audio": 0.05,
+                 "mcu_on": 0.10}
 
     def __init__(self, signals: DutSignals) -> None:
+        super().__init__(signals.spread)
         self.signals = signals
+        self.rails = {k: self._part(k, a) for k, a in type(self).rails.items()}
+        self.mcu_on = self._part("mcu_on", type(self).mcu_on)
 
     def current(self, outputs: dict | None) -> float:
         if outputs is None:
@@ -185,11 +272,11 @@ class TvLoad(BoardLoad):
 
 def load_for(signals: DutSignals | None) -> BoardLoad:
     if signals is None or not signals.has_outputs:
-        return BoardLoad()
+        return BoardLoad(signals.spread if signals is not None else NOMINAL)
     outputs = signals.outputs() or {}
     if "panel" in outputs:
         return TvLoad(signals)
-    return WasherLoad()
+    return WasherLoad(signals.spread)
 
 
 def ntc_ohms(celsius: float, r25: float = 10_000.0, beta: float = 3950.0) -> float:

@@ -138,10 +138,11 @@ def test_html_report_renders_the_numbers_in_headless_chromium(line, tmp_path):
     engine.dispose()
     assert sorted(cells.values) == want and len(want) == 28
     assert cells.imgs == 7  # one trend plot per measurement
-    # capability row: n = 4 units, numbers rendered (σ = 0: every unit runs the same program)
+    # capability row: n = 4 units, numbers rendered, and a warning: 4 units are too few
     fill = cells.caps["fill_time"]
     assert fill[0] == "fill_time" and fill[3] == "4"
     assert re.fullmatch(r"[0-9.]+", fill[4])  # the mean
+    assert "too few units (n = 4 < 25)" in fill[-1] and "∞" not in dom.stdout
 
 
 def test_json_export_of_one_run(line):
@@ -163,7 +164,7 @@ def test_station_cli_reads_a_scanner_on_stdin_and_refuses_hostile_serials(tmp_pa
                           b"W2644000202"]) + b"\n"
     res = subprocess.run(
         [sys.executable, "-m", "harness", "station", "run", "--product",
-         "qsm-washer", "--slots", "2", "--stdin", f"--results={tmp_path}",
+         "qsm-washer", "--slots", "2", "--stdin", f"--results={tmp_path}", "--create",
          "--pytest-arg=-k", "--pytest-arg=version or boot_to_ready"],
         input=scanned, capture_output=True, cwd=ROOT, timeout=600,
         env=dict(os.environ, HARNESS_LEASE_DIR=str(tmp_path / "leases")))
@@ -204,3 +205,28 @@ def test_a_taken_slot_is_refused_at_once(tmp_path, monkeypatch):
                       ROOT / "targets/benches/emulated.yaml")
     with lease("station-slot-emulated-1"), pytest.raises(NoFreeResource, match="slot-emulated-1"):
         station.run(["W2644000401"])
+
+
+def test_first_pass_yield_counts_a_first_attempt_aborted_in_an_earlier_station_run(store_url):
+    """The summary's first-pass yield reads each serial's first run from the records: a unit
+    that passes today after a run killed yesterday is not first-pass."""
+    from harness.station.recorder import Recorder, RunInfo
+    from harness.station.station import Summary, UnitResult
+
+    engine = R.open_store(store_url)
+    info = dict(product="qsm-washer", part_number="QSM-W-1000-A", station="s", slot=1,
+                operator="o")
+    Recorder.start(engine, RunInfo(serial="W2644000601", **info))  # killed: no end
+    ids = {}
+    for sn in ("W2644000601", "W2644000602"):
+        rec = Recorder.start(engine, RunInfo(serial=sn, **info))
+        rec.end("pass", tests=1, failed=0, errors=0)
+        ids[sn] = rec.run_id
+    engine.dispose()
+    product = load_product("qsm-washer", ROOT / "targets")
+    station = Station(product, [1], store_url, "s", "o", Path("."))
+    first = station._first_outcomes(sorted(ids))
+    assert first == {"W2644000601": "aborted", "W2644000602": "pass"}
+    results = [UnitResult(sn, 1, 1, "pass", 1.0, Path("."), 0, run_id=rid)
+               for sn, rid in ids.items()]
+    assert Summary(results, [], 1.0, first=first).first_pass_yield == 0.5
