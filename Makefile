@@ -84,6 +84,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/pyocd_cycle.py
 	$(BIN)/python benchmarks/cocotb_bridge.py
 	$(BIN)/python benchmarks/scpi_rate.py
+	$(BIN)/python benchmarks/instrument_setup.py
 	$(BIN)/python benchmarks/records.py
 	$(BIN)/python benchmarks/uds_roundtrip.py
 	$(BIN)/python benchmarks/soak.py

@@ -36,9 +36,10 @@ class Multimeter(Driver):
         if key == self._config:
             return
         self._config = None
-        self.session.write(f"CONF:{func} {'AUTO' if range_ is None else f'{range_:g}'}")
+        commands = [f"CONF:{func} {'AUTO' if range_ is None else f'{range_:g}'}"]
         if nplc is not None:
-            self.session.write(f"{func}:NPLC {nplc:g}")
+            commands.append(f"{func}:NPLC {nplc:g}")
+        self.session.write_all(commands)  # one round trip, each checked on its own
         self._nplc = nplc or 10.0
         self._config = key
 

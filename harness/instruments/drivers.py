@@ -36,7 +36,7 @@ def open_instrument(inst: Instrument, resource: str | None = None,
     """
     where = resource or inst.resource
     session = ScpiSession(where, timeout_ms=inst.timeout_ms, timeout_factor=timeout_factor,
-                          rm=rm,
+                          rm=rm, name=inst.name,
                           serial=inst.serial.visa_attributes() if inst.serial else None)
     try:
         cls = driver_for(session.identity, where)

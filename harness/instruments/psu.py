@@ -29,6 +29,10 @@ class PowerSupply(Driver, ABC):
         ...
 
     @abstractmethod
+    def _apply(self, ch: int, volts: float, amps: float) -> str:
+        """Voltage and current limit in one setting (``APPLy``)."""
+
+    @abstractmethod
     def _output(self, ch: int, on: bool) -> str:
         ...
 
@@ -59,12 +63,12 @@ class PowerSupply(Driver, ABC):
         self.session.write(self._set_current(ch, amps))
 
     def output(self, ch: int, on: bool) -> None:
-        """Switch a channel's output; waits (``*OPC?``) until the output settled."""
+        """Switch a channel's output; waits (``*OPC?``) until the output settled. One round
+        trip: the switch, ``*OPC?`` and its error check go in one message."""
         self._check_channel(ch)
         if on:
             self.limits.channel(ch)
-        self.session.write(self._output(ch, on))
-        self.session.opc()
+        self.session.write(self._output(ch, on), opc=True)
 
     def output_on(self, ch: int) -> bool:
         answer = self.session.query(self._output_query(ch)).upper()
@@ -77,19 +81,24 @@ class PowerSupply(Driver, ABC):
         return reading(self.session.query_float(self._measure("CURR", ch)))
 
     def apply(self, ch: int, volts: float, current_limit: float | None = None) -> None:
-        """Current limit first, then voltage (both checked before either is sent)."""
+        """Voltage and current limit (both checked against the safety limits before anything
+        is sent) in one ``APPLy`` setting: the instrument takes both at once, so the new
+        voltage never meets the old limit, and the message is ~40 % shorter than two
+        settings' (on a serial line, time is bytes). Without a current limit: the voltage
+        alone."""
+        self._check_channel(ch)
         self.limits.check_voltage(ch, volts)
-        if current_limit is not None:
-            self.limits.check_current(ch, current_limit)
-            self.set_current_limit(ch, current_limit)
-        self.set_voltage(ch, volts)
+        if current_limit is None:
+            self.session.write(self._set_voltage(ch, volts))
+            return
+        self.limits.check_current(ch, current_limit)
+        self.session.write(self._apply(ch, volts, current_limit))
 
     def all_off(self) -> None:
-        """Every channel with limits off (what every exit path of a test does)."""
-        for ch in sorted(self.limits.channels):
-            if 1 <= ch <= self.channels:
-                self.session.write(self._output(ch, False))
-        self.session.opc()
+        """Every channel with limits off (what every exit path of a test does), in one
+        message."""
+        self.session.write_all([self._output(ch, False) for ch in sorted(self.limits.channels)
+                                if 1 <= ch <= self.channels], opc=True)
 
 
 class KeysightE36xx(PowerSupply):
@@ -105,6 +114,9 @@ class KeysightE36xx(PowerSupply):
 
     def _set_current(self, ch, amps):
         return f"CURR {amps:.4f},(@{ch})"
+
+    def _apply(self, ch, volts, amps):
+        return f"APPL CH{ch},{volts:.4f},{amps:.4f}"
 
     def _output(self, ch, on):
         return f"OUTP {'ON' if on else 'OFF'},(@{ch})"
@@ -133,6 +145,9 @@ class RigolDP8xx(PowerSupply):
 
     def _set_current(self, ch, amps):
         return f":SOUR{ch}:CURR {amps:.3f}"
+
+    def _apply(self, ch, volts, amps):
+        return f":APPL CH{ch},{volts:.3f},{amps:.3f}"
 
     def _output(self, ch, on):
         return f":OUTP CH{ch},{'ON' if on else 'OFF'}"

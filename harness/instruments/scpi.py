@@ -1,8 +1,21 @@
 """SCPI over PyVISA: one session per instrument, errors and timeouts that name the resource.
 
 Terminations are set explicitly (raw SOCKET resources have none by default), every call may have
-its own timeout, ``*IDN?`` is read once at open, and ``SYST:ERR?`` is drained after every setting
-command so a rejected setting is an exception at the line that sent it.
+its own timeout, ``*IDN?`` is read once at open, and TCP_NODELAY is set on every TCP socket
+behind a resource (``visa_socket``).
+
+Checked settings. A rejected setting is an exception at the line that sent it, naming the
+setting, the instrument and the resource, without a round trip of its own: the setting goes out
+in one program message with ``*ESR?`` after it (``VOLT 12,(@2);*ESR?``), and the IEEE 488.2
+standard event status register answers whether it raised a command, execution,
+device-dependent or query error (``*ESR?`` is read and cleared at once, so each answer covers
+exactly what ran since the one before). Only then is the error queue drained with ``SYST:ERR?``
+for the codes and texts. Several settings go in one message the same way (``write_all``: ``A;
+*ESR?;:B;*ESR?``), each with its own ``*ESR?``, so an error is still pinned on the setting that
+caused it; ``opc`` puts ``*OPC?`` before the last ``*ESR?`` to wait for the operation to
+complete as well. A setting that must not run after a failed one goes in a message of its own
+(a supply's output switch after its voltage and current limit). Every IEEE 488.2 instrument
+has ``*ESR?``; one that answers anything else than an integer per setting is out of step.
 
 Timeouts. Every wait of a session (open, each write, each answer, the resync) is its base
 timeout times the session's ``timeout_factor`` (the run's factor for a loaded machine);
@@ -46,11 +59,12 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import patience
-from .errors import InstrumentError, InstrumentTimeout, ScpiError
+from .errors import ESR_ERRORS, InstrumentError, InstrumentTimeout, ScpiError
 from .visa_socket import socket_of, wait_ready
 
 if TYPE_CHECKING:
@@ -58,6 +72,8 @@ if TYPE_CHECKING:
     from pyvisa.resources import MessageBasedResource
 
 MAX_ERRORS = 32  # SCPI error queues hold at most a few dozen entries
+_ESR_MASK = sum(ESR_ERRORS)  # the *ESR bits errors set
+_NR1 = re.compile(r"[+-]?\d+")
 MAX_ANSWER = 1 << 20  # bytes of one answer line on a socket (more: garbage, not an answer)
 RESYNC_LINES = 64  # late lines a resync reads and discards at most before giving up
 MAX_RESYNCS = 16  # failed resyncs in a row before a session gives up for good
@@ -118,14 +134,16 @@ class ScpiSession:
     def __init__(self, resource: str, *, timeout_ms: int = 2000, timeout_factor: float = 1.0,
                  rm: ResourceManager | None = None,
                  read_termination: str = "\n", write_termination: str = "\n",
-                 serial: dict[str, Any] | None = None) -> None:
-        """``serial``: PyVISA serial attributes (baud_rate, parity...) for an ASRL resource."""
+                 serial: dict[str, Any] | None = None, name: str = "") -> None:
+        """``serial``: PyVISA serial attributes (baud_rate, parity...) for an ASRL resource;
+        ``name``: the instrument's name in the bench inventory, for messages."""
         from pyvisa.resources import MessageBasedResource
 
         if not (math.isfinite(timeout_factor) and timeout_factor > 0):
             raise ValueError(f"{resource}: timeout_factor must be a positive number, "
                              f"not {timeout_factor!r}")
         self.resource = resource
+        self.name = name
         self.timeout_ms = timeout_ms
         self.timeout_factor = timeout_factor
         self._term = read_termination.encode()
@@ -349,11 +367,54 @@ class ScpiSession:
         return InstrumentError(f"{self.resource}: {command!r} answered {raw!r}, {what}")
 
     # -- commands ----------------------------------------------------------------------------
-    def write(self, command: str, *, check: bool = True, timeout_ms: int | None = None) -> None:
-        """Send a setting command; with ``check`` drain the error queue and raise on errors."""
-        self._call(command, timeout_ms, answer=False)
+    def write(self, command: str, *, check: bool = True, opc: bool = False,
+              timeout_ms: int | None = None) -> None:
+        """Send a setting command. With ``check`` (the default) it goes out as
+        ``command;*ESR?`` and an error it raised is a ScpiError naming it (module docstring);
+        ``opc`` also waits until the operation completed (``*OPC?``)."""
         if check:
-            self.check_errors(command)
+            self.write_all([command], opc=opc, timeout_ms=timeout_ms)
+            return
+        self._call(command, timeout_ms, answer=False)
+        if opc:
+            self.opc(timeout_ms)
+
+    def write_all(self, commands: Sequence[str], *, opc: bool = False,
+                  timeout_ms: int | None = None) -> None:
+        """Send settings in one program message, each checked by a ``*ESR?`` of its own; one
+        round trip. Every setting is sent and executed even if an earlier one fails: put one
+        that must not run after a failure in a call of its own. Raises ScpiError naming the
+        (first) setting that raised errors, with the codes drained from the error queue."""
+        if not commands:
+            return
+        units: list[str] = []
+        for i, command in enumerate(commands):
+            # a later unit starts from the root of the command tree, whatever came before
+            units.append(command if i == 0 or command.startswith((":", "*")) else f":{command}")
+            if opc and i == len(commands) - 1:
+                units.append("*OPC?")
+            units.append("*ESR?")
+        message = ";".join(units)
+        text = self.query(message, timeout_ms)
+        fields = [f.strip() for f in text.split(";")]
+        expected = len(units) - len(commands)
+        if len(fields) != expected or not all(_NR1.fullmatch(f) for f in fields):
+            raise self._bad_answer(message, text, f"expected {expected} integer(s) "
+                                   f"separated by ';'")
+        if opc and fields.pop(-2).lstrip("+") != "1":
+            raise self._bad_answer(message, text, "'*OPC?' did not answer 1")
+        failed = [(command, int(f)) for command, f in zip(commands, fields, strict=True)
+                  if int(f) & _ESR_MASK]
+        if failed:
+            raise ScpiError(self.resource, failed[0][0], self.errors(), instrument=self.who,
+                            also=[c for c, _ in failed[1:]], esr=failed[0][1])
+
+    @property
+    def who(self) -> str:
+        """The instrument, for messages: its inventory name and what it answered to *IDN?."""
+        ident = getattr(self, "identity", None)
+        model = f"{ident.maker} {ident.model}" if ident is not None else ""
+        return ", ".join(p for p in (self.name, model) if p)
 
     def query(self, command: str, timeout_ms: int | None = None) -> str:
         """One answer line as text (printable ASCII; anything else is an InstrumentError)."""
@@ -385,9 +446,10 @@ class ScpiSession:
                               f"{MAX_ERRORS} reads; last {found[-1]}")
 
     def check_errors(self, command: str) -> None:
+        """Drain the error queue; errors in it are a ScpiError pinned on ``command``."""
         found = self.errors()
         if found:
-            raise ScpiError(self.resource, command, found)
+            raise ScpiError(self.resource, command, found, instrument=self.who)
 
     def opc(self, timeout_ms: int | None = None) -> None:
         """Wait until pending operations completed (``*OPC?`` answers 1)."""

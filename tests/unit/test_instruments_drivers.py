@@ -18,6 +18,9 @@ SIM = r'''
 spec: "1.1"
 devices:
   e36312a:
+    # an IEEE 488.2 instrument answers the queries of one message on one line, joined by ';'
+    # (pyvisa-sim would answer each on a line of its own): messages are matched whole
+    delimiter: ""
     eom: {TCPIP SOCKET: {q: "\n", r: "\n"}}
     error: '-113,"Undefined header"'
     dialogues:
@@ -27,20 +30,16 @@ devices:
       - {q: "SYST:ERR?", r: '+0,"No error"'}
       - {q: "MEAS:VOLT? (@2)", r: "+1.200120000E+01"}
       - {q: "MEAS:CURR? (@2)", r: "+4.512000000E-02"}
+      # apply(2, 12.0, 1.0): voltage and current limit in one setting, checked
+      - {q: "APPL CH2,12.0000,1.0000;*ESR?", r: "+0"}
+      - {q: "OUTP ON,(@2);*OPC?;*ESR?", r: "1;+0"}
     properties:
       volt2:
         default: 0.0
         getter: {q: "VOLT? (@2)", r: "{:+.9E}"}
-        setter: {q: "VOLT {:.4f},(@2)"}
-      curr2:
-        default: 0.0
-        getter: {q: "CURR? (@2)", r: "{:+.9E}"}
-        setter: {q: "CURR {:.4f},(@2)"}
-      out2:
-        default: 0
-        getter: {q: "OUTP? (@2)", r: "{:d}"}
-        setter: {q: "OUTP {:s},(@2)"}
+        setter: {q: "VOLT {:.4f},(@2);*ESR?", r: "+0"}
   dp832:
+    delimiter: ""
     eom: {TCPIP SOCKET: {q: "\n", r: "\n"}}
     error: '-113,"Undefined header"'
     dialogues:
@@ -50,41 +49,43 @@ devices:
       - {q: "SYST:ERR?", r: '0,"No error"'}
       - {q: ":MEAS:VOLT? CH1", r: "11.998"}
       - {q: ":MEAS:CURR? CH1", r: "0.3975"}
-      - {q: ":OUTP CH1,ON"}
+      - {q: ":OUTP CH1,ON;*OPC?;*ESR?", r: "1;0"}
       - {q: ":OUTP? CH1", r: "ON"}
     properties:
       volt1:
         default: 0.0
         getter: {q: ":SOUR1:VOLT?", r: "{:.3f}"}
-        setter: {q: ":SOUR1:VOLT {:.3f}"}
+        setter: {q: ":SOUR1:VOLT {:.3f};*ESR?", r: "0"}
   dmm:
+    delimiter: ""
     eom: {TCPIP SOCKET: {q: "\n", r: "\n"}}
     error: '-113,"Undefined header"'
     dialogues:
       - {q: "*IDN?", r: "Keysight Technologies,34461A,MY53200001,A.02.17-02.40-02.17-00.52-03-01"}
       - {q: "*CLS"}
       - {q: "SYST:ERR?", r: '+0,"No error"'}
-      - {q: "CONF:VOLT:DC 10"}
-      - {q: "CONF:RES AUTO"}
-      - {q: "VOLT:DC:NPLC 1"}
+      - {q: "CONF:VOLT:DC 10;*ESR?;:VOLT:DC:NPLC 1;*ESR?", r: "+0;+0"}
+      - {q: "CONF:RES AUTO;*ESR?", r: "+0"}
       - {q: "READ?", r: "+9.90000000E+37"}
   counter:
+    delimiter: ""
     eom: {TCPIP SOCKET: {q: "\n", r: "\n"}}
     error: '-113,"Undefined header"'
     dialogues:
       - {q: "*IDN?", r: "Agilent Technologies,53220A,MY50001234,02.05-1519.666-1.19"}
       - {q: "*CLS"}
       - {q: "SYST:ERR?", r: '+0,"No error"'}
-      - {q: "SENS:FREQ:GATE:TIME 0.2"}
+      - {q: "SENS:FREQ:GATE:TIME 0.2;*ESR?", r: "+0"}
       - {q: "MEAS:FREQ? (@1)", r: "+1.200004100E+03"}
       - {q: "MEAS:DCYC? (@1)", r: "+9.91000000E+37"}
   e36312a-stuck:
+    delimiter: ""
     eom: {TCPIP SOCKET: {q: "\n", r: "\n"}}
     error: '-113,"Undefined header"'
     dialogues:
       - {q: "*IDN?", r: "Keysight Technologies,E36312A,MY61000999,2.1.0-1.0.4-1.12"}
       - {q: "SYST:ERR?", r: '-222,"Data out of range"'}
-      - {q: "VOLT 5.0000,(@2)"}
+      - {q: "VOLT 5.0000,(@2);*ESR?", r: "+16"}
 resources:
   TCPIP::psu-stuck.lab::5025::SOCKET: {device: e36312a-stuck}
   TCPIP::psu-k.lab::5025::SOCKET: {device: e36312a}
@@ -125,9 +126,10 @@ def test_identity_parsed_and_driver_chosen(rm):
 
 def test_keysight_supply_commands(rm):
     psu = psu_mod.KeysightE36xx(session(rm, "psu-k"), SafetyLimits("psu-k", LIMITS))
-    psu.apply(2, 12.0, 1.0)
-    assert psu.session.query_float("VOLT? (@2)") == 12.0
-    assert psu.session.query_float("CURR? (@2)") == 1.0
+    psu.apply(2, 12.0, 1.0)  # any other text than the dialogue's is an error answer
+    psu.output(2, True)
+    psu.set_voltage(2, 11.5)
+    assert psu.session.query_float("VOLT? (@2)") == 11.5
     assert psu.measure_voltage(2) == pytest.approx(12.0012)
     assert psu.measure_current(2) == pytest.approx(0.04512)
 

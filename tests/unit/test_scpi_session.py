@@ -34,7 +34,7 @@ class Scripted:
 
     def __init__(self, send) -> None:
         self.send = send  # bytes -> None
-        self.answers = {"*IDN?": IDN, "*OPC?": "1", "FAST?": "+2.500000000E+00",
+        self.answers = {"*IDN?": IDN, "*OPC?": "1", "*ESR?": "+0", "FAST?": "+2.500000000E+00",
                         "SLOW?": "+1.500000000E+00", "TEXT?": "hello", "NAN?": "nan",
                         "BIN?": b"\x00\xff\x81"}
         self.hold: dict[str, threading.Event] = {}
@@ -56,9 +56,11 @@ class Scripted:
                 continue
             if line in self.hold:
                 self.hold[line].wait(WAIT)
-            parts = [self.answers.get(u.strip()) for u in line.split(";")]
-            if any(p is None for p in parts):
-                continue  # a setting command: no answer
+            # settings (no '?') are taken silently; a query it has no answer for: no answer
+            units = [u.strip().lstrip(":") for u in line.split(";")]
+            parts = [self.answers.get(u) for u in units if u.partition(" ")[0].endswith("?")]
+            if not parts or any(p is None for p in parts):
+                continue
             data = b";".join(p if isinstance(p, bytes) else p.encode() for p in parts)
             self.send(data + b"\n" + self.after.pop(line, b""))
             self.answered.put(line)

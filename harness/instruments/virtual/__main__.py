@@ -2,6 +2,8 @@
 
     .venv/bin/python -m harness.instruments.virtual keysight-e36312a rigol-dp832
     .venv/bin/python -m harness.instruments.virtual --serial rigol-dp832   # on a pty (ASRL)
+
+A serial port is paced at the speed its client sets on the line (``--baud`` fixes it).
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("models", nargs="+", choices=sorted(MODELS))
     ap.add_argument("--serial", action="store_true",
                     help="serve on pseudo-terminals (ASRL resources) instead of TCP")
+    ap.add_argument("--baud", type=int, default=None,
+                    help="with --serial: pace the line at this speed, whatever the client "
+                         "sets (default: the speed the client sets)")
     args = ap.parse_args(argv)
-    server = PtyServer if args.serial else ScpiServer
-    servers = [server(MODELS[m](serial=f"VIRT{i:05d}")) for i, m in enumerate(args.models)]
+    servers: list[PtyServer | ScpiServer] = []
+    for i, m in enumerate(args.models):
+        inst = MODELS[m](serial=f"VIRT{i:05d}")
+        servers.append(PtyServer(inst, args.baud) if args.serial else ScpiServer(inst))
     for m, s in zip(args.models, servers, strict=True):
         print(f"{m:18} {s.resource}", flush=True)
     stop = threading.Event()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from typing import TYPE_CHECKING
 
 from .scpi import Call, CommandSet, ErrorQueue, ScpiFault
+from .status import StatusModel
 
 if TYPE_CHECKING:
     from .coupling import DutSignals
+
+HEARD = 64  # program messages an instrument remembers (what a test may ask it was sent)
 
 
 class VirtualInstrument:
@@ -19,6 +23,7 @@ class VirtualInstrument:
     model = "GENERIC"
     firmware = "1.0"
     error_format = '{code:+d},"{text}"'
+    nr1_format = "{:+d}"  # how the model prints an integer answer (*ESR?, *STB?...)
 
     def __init__(self, serial: str = "VIRT0001", seed: int | None = None) -> None:
         self.serial = serial
@@ -28,18 +33,19 @@ class VirtualInstrument:
         self.stalled = False  # a test switch: stop answering, like a hung instrument
         self.answer_delay = 0.0  # a test switch: answer this many seconds late (a busy one)
         self.source: DutSignals | None = None  # None: readings of a DUT that is off
+        self.heard: deque[str] = deque(maxlen=HEARD)  # the last program messages, in order
+        self.status = StatusModel(self.errors, questionable=self.questionable,
+                                  operation=self.operation)
         self.commands = CommandSet()
         c = self.commands
         c.add("*IDN?", lambda call: self.idn)
         c.add("*RST", lambda call: self.reset())
-        c.add("*CLS", lambda call: self.errors.clear())
         c.add("*OPC?", lambda call: "1")
-        c.add("*OPC", lambda call: None)
         c.add("*WAI", lambda call: None)
-        c.add("*ESR?", lambda call: "+0")
-        c.add("*TST?", lambda call: "+0")
+        c.add("*TST?", lambda call: self.nr1(0))
         c.add("SYSTem:ERRor[:NEXT]?", self._next_error)
         c.add("SYSTem:VERSion?", lambda call: "1999.0")
+        self.status.add_commands(c, self.nr1)
         self.setup(c)
         self.reset()
 
@@ -48,12 +54,23 @@ class VirtualInstrument:
         """Add the model's commands."""
 
     def reset(self) -> None:
-        """Power-on / ``*RST`` state."""
+        """Power-on / ``*RST`` state (status registers and the error queue are left alone)."""
+
+    def questionable(self) -> int:
+        """The questionable condition register now (SCPI bits; 0: nothing questionable)."""
+        return 0
+
+    def operation(self) -> int:
+        """The operation condition register now."""
+        return 0
 
     # -- common ------------------------------------------------------------------------------
     @property
     def idn(self) -> str:
         return f"{self.maker},{self.model},{self.serial},{self.firmware}"
+
+    def nr1(self, value: int) -> str:
+        return self.nr1_format.format(value)
 
     def _next_error(self, call: Call) -> str:
         code, text = self.errors.pop()
@@ -73,6 +90,7 @@ class VirtualInstrument:
 
         answers = []
         with self.lock:
+            self.heard.append(line)
             for unit in split_units(line):
                 try:
                     out = self.commands.execute(unit)

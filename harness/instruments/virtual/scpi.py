@@ -36,14 +36,19 @@ class ScpiFault(Exception):
 
 
 class ErrorQueue:
-    """FIFO of (code, text); a full queue replaces its newest entry with -350."""
+    """FIFO of (code, text); a full queue replaces its newest entry with -350.
+
+    ``listener`` hears the code of every error pushed (the status model sets ``*ESR`` bits)."""
 
     def __init__(self) -> None:
         self._q: deque[tuple[int, str]] = deque()
+        self.listener: Callable[[int], None] = lambda code: None
 
     def push(self, code: int, text: str) -> None:
+        self.listener(code)
         if len(self._q) >= QUEUE_SIZE:
             self._q[-1] = (-350, ERRORS[-350])
+            self.listener(-350)
             return
         self._q.append((code, text))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import select
 import socket
 import termios
@@ -22,7 +23,15 @@ import tty
 from ..errors import InstrumentError
 from .instrument import VirtualInstrument
 
+_SPEEDS = {getattr(termios, f"B{rate}"): rate for rate in (
+    50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+    115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000,
+    2500000, 3000000, 3500000, 4000000) if hasattr(termios, f"B{rate}")}
+_DATA_BITS = {termios.CS5: 5, termios.CS6: 6, termios.CS7: 7, termios.CS8: 8}
+
 POLL = 0.05          # s, how often a waiting server thread looks at its stop flag
+PACE_MIN = 0.0005    # s, the shortest sleep between bytes paced onto a serial line
+DEFAULT_BAUD = 9600  # a serial line whose speed the terminal does not report
 SEND_TIMEOUT = 5.0   # s, an answer the client does not take within this is dropped
 MAX_LINE = 65536     # bytes without a line terminator: not a command, discarded
 JOIN_TIMEOUT = 2.0   # s, per thread, when a server closes
@@ -174,15 +183,24 @@ class ScpiServer:
 
 class PtyServer:
     """One instrument on a pseudo-terminal; ``resource`` is its VISA ASRL resource string.
-    The pty has no baud rate: line settings are accepted and have no effect.
+
+    Bytes move at the line's speed, both ways, like on an RS-232 cable: a character frame is
+    a start bit, the data bits, the parity bit if any and the stop bits (10 bits at 8N1), so
+    at 9600 baud a byte takes ~1.04 ms and an answer of 60 bytes ~62 ms. The speed and frame
+    are the ones the client set on the line (pyserial sets them from the bench inventory's
+    ``serial:`` settings through the terminal's attributes), read for every line received and
+    answered; ``baud_rate`` fixes the speed instead. A command is executed once its last byte
+    has arrived, and its answer reaches the client byte by byte. A line the client left at a
+    speed the terminal cannot report is paced at ``DEFAULT_BAUD``.
 
     The server keeps the terminal's port side open, so a client may come and go: what it
     sent is answered whether or not it is still there to read, and answers nobody reads are
     discarded after ``SEND_TIMEOUT`` (like a serial line whose other end is unplugged).
     """
 
-    def __init__(self, instrument: VirtualInstrument) -> None:
+    def __init__(self, instrument: VirtualInstrument, baud_rate: int | None = None) -> None:
         self.instrument = instrument
+        self.baud_rate = baud_rate
         try:
             self._master, self._slave = os.openpty()
         except OSError as exc:
@@ -192,15 +210,27 @@ class PtyServer:
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name=f"scpi-{instrument.model}-"
-                                        f"{os.path.basename(self.path)}", daemon=True)
-        self._thread.start()
+        # (line, monotonic time its last byte arrived), from the reader to the responder
+        self._received: queue.Queue[tuple[bytes, float]] = queue.Queue()
+        self._rx_free = 0.0  # when the incoming line is done with the bytes received so far
+        self._tx_free = 0.0  # when the outgoing line is done with the bytes sent so far
+        name = f"scpi-{instrument.model}-{os.path.basename(self.path)}"
+        self._threads = [threading.Thread(target=self._read, name=f"{name}-rx", daemon=True),
+                         threading.Thread(target=self._respond, name=name, daemon=True)]
+        for t in self._threads:
+            t.start()
 
     @property
     def resource(self) -> str:
         return f"ASRL{self.path}::INSTR"
 
-    def _serve(self) -> None:
+    def byte_time(self) -> float:
+        """Seconds one character takes on the line now."""
+        baud, bits = line_settings(self._slave)
+        return bits / (self.baud_rate or baud)
+
+    def _read(self) -> None:
+        """Receive bytes, stamping each line with the time its last byte arrived."""
         pending = b""
         while not self._stop.is_set():
             try:
@@ -211,24 +241,48 @@ class PtyServer:
                 continue
             except (OSError, ValueError):
                 return
+            per_byte = self.byte_time()
+            start = max(time.monotonic(), self._rx_free)
+            self._rx_free = start + len(chunk) * per_byte
+            offset = -len(pending)  # where ``chunk`` starts in pending + chunk
             lines, pending = _lines(pending, chunk)
             for raw in lines:
-                answer = _answer(self.instrument, raw, self._stop)
-                if answer is not None:
-                    self._send(answer)
+                offset += len(raw) + 1
+                self._received.put((raw, start + offset * per_byte))
+
+    def _respond(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, arrived = self._received.get(timeout=POLL)
+            except queue.Empty:
+                continue
+            if self._stop.wait(max(0.0, arrived - time.monotonic())):
+                return
+            answer = _answer(self.instrument, raw, self._stop)
+            if answer is not None:
+                self._send(answer)
 
     def _send(self, data: bytes) -> None:
-        deadline = time.monotonic() + SEND_TIMEOUT
-        while data and not self._stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:  # nobody reads the port: drop what waits in its input buffer
-                with contextlib.suppress(OSError, termios.error):
-                    termios.tcflush(self._slave, termios.TCIFLUSH)
-                return
+        """Send ``data`` at the line's speed: byte k leaves once k+1 byte times passed."""
+        per_byte = self.byte_time()
+        start = max(time.monotonic(), self._tx_free)
+        done = start + len(data) * per_byte
+        self._tx_free = done
+        sent = 0
+        while sent < len(data) and not self._stop.is_set():
+            now = time.monotonic()
+            due = min(len(data), int((now - start) / per_byte))
+            if due <= sent:  # the next byte is still on the wire: wait for it (>= PACE_MIN)
+                self._stop.wait(max(PACE_MIN, start + (sent + 1) * per_byte - now))
+                continue
             try:
-                if not select.select([], [self._master], [], min(left, POLL))[1]:
+                if not select.select([], [self._master], [], POLL)[1]:
+                    if now > done + SEND_TIMEOUT:  # nobody reads the port: drop what waits
+                        with contextlib.suppress(OSError, termios.error):  # in its buffer
+                            termios.tcflush(self._slave, termios.TCIFLUSH)
+                        return
                     continue
-                data = data[os.write(self._master, data):]
+                sent += os.write(self._master, data[sent:due])
             except BlockingIOError:
                 continue
             except (OSError, ValueError):
@@ -236,7 +290,8 @@ class PtyServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(JOIN_TIMEOUT)
+        for t in self._threads:
+            t.join(JOIN_TIMEOUT)
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -246,3 +301,17 @@ class PtyServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def line_settings(fd: int) -> tuple[int, int]:
+    """(baud rate, bits per character) the terminal ``fd`` is set to; ``DEFAULT_BAUD`` when
+    its speed is not a standard one (or cannot be read), 8N1 when its frame cannot be read."""
+    try:
+        _, _, cflag, _, ispeed, ospeed, _ = termios.tcgetattr(fd)
+    except (OSError, termios.error):
+        return DEFAULT_BAUD, 10
+    baud = _SPEEDS.get(ospeed) or _SPEEDS.get(ispeed) or DEFAULT_BAUD
+    data = _DATA_BITS.get(cflag & termios.CSIZE, 8)
+    parity = 1 if cflag & termios.PARENB else 0
+    stop = 2 if cflag & termios.CSTOPB else 1
+    return baud, 1 + data + parity + stop

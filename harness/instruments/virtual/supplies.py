@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .coupling import Settling, load_for
 from .instrument import VirtualInstrument, fmt
 from .scpi import Call, CommandSet, ScpiFault, channel_list
+from .status import QUES_VOLTAGE
 
 NOISE_A = 0.0003   # current readback noise: 0.3 mA + 0.1 % of reading
 NOISE_V = 0.0008
@@ -30,6 +31,8 @@ class VirtualSupply(VirtualInstrument):
                  dut_channel: int = 1) -> None:
         self.dut_channel = dut_channel
         self.selected = 1
+        # a test switch: resistors wired across a channel's terminals (ohms), besides the DUT
+        self.resistors: dict[int, float] = {}
         super().__init__(serial, seed)
 
     def reset(self) -> None:
@@ -38,11 +41,17 @@ class VirtualSupply(VirtualInstrument):
 
     # -- electrical model --------------------------------------------------------------------
     def _load(self, n: int) -> float:
-        """Current the DUT draws from channel n now (settled, before the current limit)."""
+        """Current the DUT (and any resistor) draws from channel n now (settled, before the
+        current limit)."""
         c = self.ch[n]
-        if n != self.dut_channel or not c.on or self.source is None:
+        if not c.on:
             return c.settle(0.0)
-        return c.settle(load_for(self.source).current(self.source.outputs()))
+        amps = 0.0
+        if n == self.dut_channel and self.source is not None:
+            amps += load_for(self.source).current(self.source.outputs())
+        if self.resistors.get(n):
+            amps += c.volts / self.resistors[n]
+        return c.settle(amps)
 
     def measure_current(self, n: int) -> float:
         c = self.ch[n]
@@ -57,6 +66,20 @@ class VirtualSupply(VirtualInstrument):
         volts = c.volts * (c.amps / load) if load > c.amps else c.volts  # constant current
         return volts + self.noise(NOISE_V)
 
+    # -- status ------------------------------------------------------------------------------
+    def mode(self, n: int) -> int:
+        """Channel n's regulation as ``STAT:QUES:INST:ISUM<n>:COND?`` bits: 0 output off,
+        1 constant current (in current limit: the voltage is not regulated), 2 constant
+        voltage."""
+        c = self.ch[n]
+        if not c.on:
+            return 0
+        return 1 if self._load(n) > c.amps else 2
+
+    def questionable(self) -> int:
+        """Bit 0 (VOLTage): an output is in current limit."""
+        return QUES_VOLTAGE if any(self.mode(n) == 1 for n in self.ch) else 0
+
     # -- helpers for the dialects ------------------------------------------------------------
     def channel(self, n: int) -> Channel:
         if n not in self.ch:
@@ -68,15 +91,35 @@ class VirtualSupply(VirtualInstrument):
         self.channel(n)
         return n
 
-    def set_volts(self, n: int, call: Call, i: int) -> None:
+    def volts_of(self, n: int, call: Call, i: int) -> float:
         c = self.channel(n)
-        c.volts = call.number(i, lo=0.0, hi=c.max_v, keywords={"MIN": 0.0, "MAX": c.max_v,
-                                                                "DEF": 0.0})
+        return call.number(i, lo=0.0, hi=c.max_v, keywords={"MIN": 0.0, "MAX": c.max_v,
+                                                             "DEF": 0.0})
+
+    def amps_of(self, n: int, call: Call, i: int) -> float:
+        c = self.channel(n)
+        return call.number(i, lo=0.0, hi=c.max_a, keywords={"MIN": 0.0, "MAX": c.max_a,
+                                                             "DEF": 0.1})
+
+    def set_volts(self, n: int, call: Call, i: int) -> None:
+        self.channel(n).volts = self.volts_of(n, call, i)
 
     def set_amps(self, n: int, call: Call, i: int) -> None:
-        c = self.channel(n)
-        c.amps = call.number(i, lo=0.0, hi=c.max_a, keywords={"MIN": 0.0, "MAX": c.max_a,
-                                                               "DEF": 0.1})
+        self.channel(n).amps = self.amps_of(n, call, i)
+
+    def apply_values(self, n: int, call: Call, first: int) -> None:
+        """``APPLy``'s voltage (and current) from parameter ``first`` on: both are checked
+        before either is taken (a refused one changes nothing)."""
+        volts = self.volts_of(n, call, first)
+        amps = self.amps_of(n, call, first + 1) if len(call.params) > first + 1 else None
+        self.ch[n].volts = volts
+        if amps is not None:
+            self.ch[n].amps = amps
+
+    def setup(self, c: CommandSet) -> None:
+        """Commands both dialects share (the models add theirs after calling this)."""
+        c.add("STATus:QUEStionable:INSTrument:ISUMmary#:CONDition?",
+              lambda call: self.nr1(self.mode(self.channel_number(call.suffix(0, 1)))))
 
 
 class KeysightE36312A(VirtualSupply):
@@ -111,13 +154,20 @@ class KeysightE36312A(VirtualSupply):
                 raise ScpiFault(-224, text)
             self.selected = self.channel_number(int(text[2:]))
 
-        def apply(call):
-            text = call.param(0).upper()
-            n = int(text[2:]) if text.startswith("CH") and text[2:].isdigit() else 0
-            self.set_volts(n, call, 1)
-            if len(call.params) > 2:
-                self.set_amps(n, call, 2)
+        def apply_channel(call):
+            text = call.param(0, f"CH{self.selected}").upper()
+            if not text.startswith("CH") or not text[2:].isdigit():
+                raise ScpiFault(-224, text)
+            return self.channel_number(int(text[2:]))
 
+        def apply(call):
+            self.apply_values(apply_channel(call), call, 1)
+
+        def apply_q(call):  # as the E3631A family answers it: a quoted string
+            c = self.ch[apply_channel(call)]
+            return f'"{c.volts:+.6E},{c.amps:+.6E}"'
+
+        super().setup(c)
         c.add("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]", volt)
         c.add("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]?",
               lambda call: ",".join(fmt(self.ch[n].volts) for n in self._chans(call, 0)))
@@ -138,6 +188,7 @@ class KeysightE36312A(VirtualSupply):
                                    int(call.number(0, lo=1, hi=len(self.ch)))))
         c.add("INSTrument:NSELect?", lambda call: str(self.selected))
         c.add("APPLy", apply)
+        c.add("APPLy?", apply_q)
 
 
 class RigolDP832(VirtualSupply):
@@ -147,6 +198,7 @@ class RigolDP832(VirtualSupply):
     model = "DP832"
     firmware = "00.01.16"
     error_format = '{code:d},"{text}"'
+    nr1_format = "{:d}"
     ratings = ((32.0, 3.2), (32.0, 3.2), (5.3, 3.2))
 
     def _arg_chan(self, call: Call, i: int) -> int:
@@ -168,11 +220,30 @@ class RigolDP832(VirtualSupply):
                 self.channel(self.selected).on = call.boolean(0)
 
         def apply(call):
-            n = self._arg_chan(call, 0)
-            self.set_volts(n, call, 1)
-            if len(call.params) > 2:
-                self.set_amps(n, call, 2)
+            """``:APPL CHn[,<volt>[,<curr>]]`` selects the channel and sets it;
+            ``:APPL <volt>[,<curr>]`` sets the selected one."""
+            if call.params and call.param(0).upper().startswith("CH"):
+                n, first = self._arg_chan(call, 0), 1
+            else:
+                n, first = self.selected, 0
+            if len(call.params) > first:
+                self.apply_values(n, call, first)
+            self.selected = n
 
+        def apply_q(call):
+            """``:APPL? [CHn[,VOLT|CURR]]``: ``CH1,5.000,1.0000``, or the one value asked."""
+            n = self._arg_chan(call, 0)
+            c = self.ch[n]
+            if len(call.params) < 2:
+                return f"CH{n},{c.volts:.3f},{c.amps:.4f}"
+            what = call.param(1).upper()
+            if len(what) >= 4 and "VOLTAGE".startswith(what):
+                return f"{c.volts:.3f}"
+            if len(what) >= 4 and "CURRENT".startswith(what):
+                return f"{c.amps:.4f}"
+            raise ScpiFault(-224, what)
+
+        super().setup(c)
         c.add("SOURce#:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
               lambda call: self.set_volts(src(call), call, 0))
         c.add("VOLTage[:LEVel][:IMMediate][:AMPLitude]",
@@ -198,3 +269,4 @@ class RigolDP832(VirtualSupply):
               lambda call: setattr(self, "selected",
                                    int(call.number(0, lo=1, hi=len(self.ch)))))
         c.add("APPLy", apply)
+        c.add("APPLy?", apply_q)

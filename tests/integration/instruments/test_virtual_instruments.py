@@ -214,3 +214,53 @@ def test_server_close_does_not_wait_for_a_held_answer(key):
         took = time.monotonic() - started
     assert took < 5, f"close took {took:.1f} s"
     assert [t.name for t in threading.enumerate() if t not in threads] == []
+
+
+@pytest.mark.parametrize("key", ["keysight", "rigol", "rigol-asrl"])
+def test_an_error_in_a_setting_is_reported_at_that_setting(lab, key):
+    """A setting shares its message with its error check (one round trip), and a rejected
+    one is still the exception at the call that made it, naming setting, instrument and
+    resource."""
+    from harness.bench import SupplyChannel
+    from harness.instruments.drivers import open_instrument
+
+    # safety limits wider than the instrument's ratings (E36312A ch2 1.03 A, DP832 3.2 A):
+    # the instrument itself refuses 4 A
+    inst = INVENTORY[key].model_copy(update={"channels": {
+        2: SupplyChannel(max_voltage=13.2, max_current=5.0)}})
+    psu = open_instrument(inst, lab.resource(inst))
+    virt = lab.instrument(inst.name)
+    try:
+        psu.apply(2, 5.0, 0.5)
+        with pytest.raises(ScpiError) as e:
+            psu.apply(2, 6.0, 4.0)               # 4 A refused: nothing of it taken
+        wrong = psu._apply(2, 6.0, 4.0)
+        assert e.value.command == wrong and e.value.codes == [-222] and e.value.also == []
+        message = str(e.value)
+        assert message.startswith(f"{psu.resource}: {wrong!r} raised -222,")
+        assert f"[{inst.name}, {psu.identity.maker} {psu.identity.model}]" in message
+        assert virt.ch[2].amps == 0.5 and virt.ch[2].volts == 5.0
+        with pytest.raises(ScpiError) as e:
+            psu.set_current_limit(2, 4.0)
+        assert e.value.command == psu._set_current(2, 4.0)
+        psu.set_voltage(2, 5.0)                  # in step, nothing left in the queue
+        psu.output(2, True)
+        assert psu.output_on(2) and psu.session.errors() == []
+        with pytest.raises(ScpiError) as e:
+            psu.session.write("OUTP:BOGUS 1", opc=True)
+        assert e.value.command == "OUTP:BOGUS 1" and e.value.codes == [-113]
+        psu.output(2, False)
+    finally:
+        psu.close()
+
+
+def test_meter_settings_share_a_message_and_keep_their_errors_apart(open_, lab):
+    dmm = open_("dmm")
+    virt = lab.instrument("dmm")
+    with pytest.raises(ScpiError) as e:
+        dmm.dc_voltage(range_=10, nplc=1000)
+    assert e.value.command == "VOLT:DC:NPLC 1000" and e.value.codes == [-222]
+    assert virt.range["VOLT"] == 10.0                 # the CONF before it did run
+    dmm.session.query("*OPC?")
+    assert "CONF:VOLT:DC 10;*ESR?;:VOLT:DC:NPLC 1000;*ESR?" in virt.heard
+    assert abs(dmm.dc_voltage(range_=10, nplc=1)) < 0.001
