@@ -6,6 +6,7 @@ behind: no process of the station's, no QEMU run directory. (SIGKILL of the stat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from harness import patience
 from harness.station import records as R
 
 ROOT = Path(__file__).resolve().parents[3]
+WAIT = patience.factored(120.0) * patience.MAX_LOAD  # s, bound on a stop: only a hang reaches it
 SERIALS = ["W2644000501", "W2644000502", "W2644000503"]
 
 # each unit boots its chip, says so, and holds until it is stopped
@@ -40,6 +42,18 @@ def test_station_signal_hold(dut):
     while True:
         time.sleep(0.05)
 '''
+
+
+@contextlib.contextmanager
+def as_from_a_terminal():
+    """Processes started inside get SIGINT as a terminal's programs do: a run without job
+    control (make, CI) starts its children with SIGINT ignored, and an ignored signal stays
+    ignored across exec, while a handled one is reset to its default."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @dataclass
@@ -68,8 +82,8 @@ class Line:
         env = dict(os.environ, HARNESS_LEASE_DIR=str(self.tmp / "leases"),
                    HARNESS_RUNDIR=str(self.rundir), HOLD_DIR=str(self.holds),
                    HARNESS_SIGNAL_TEST=self.tag)
-        with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            # a session of its own: killpg() then is what a terminal's Ctrl-C does
+        # a session of its own: killpg() then is what a terminal's Ctrl-C does
+        with open(self.out, "wb") as out, open(self.err, "wb") as err, as_from_a_terminal():
             self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=err, env=env, start_new_session=True)
         return self
@@ -80,8 +94,10 @@ class Line:
     def wait_holding(self, n: int = 2) -> list[int]:
         """The pids of the units once ``n`` of them are mid-test with their chip booted."""
         assert self.proc is not None
+        deadline = time.monotonic() + WAIT
         while len(list(self.holds.iterdir())) < n:
             assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, f"units not holding after {WAIT:.0f} s"
             time.sleep(0.05)
         return sorted(int(p.name) for p in self.holds.iterdir())
 
@@ -168,7 +184,7 @@ def test_a_signalled_station_stops_its_units_and_records_why(line, how):
         os.killpg(line.proc.pid, sig)  # Ctrl-C on the station's terminal
     else:
         line.proc.send_signal(sig)
-    rc = line.proc.wait()
+    rc = line.proc.wait(WAIT)
     out = line.output()
     assert rc == 128 + sig, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
@@ -217,19 +233,20 @@ def test_a_signalled_unit_records_aborted_and_exits_cleanly(store_url, tmp_path,
     (tmp_path / "test_inner.py").write_text(INNER)
     (tmp_path / "limits.yaml").write_text(LIMITS)
     hold = tmp_path / "holding"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "test_inner.py", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), "-c", os.devnull, "--serial=W2644000778",
-         f"--db={store_url}", f"--limits={tmp_path / 'limits.yaml'}", "--station=sig-test",
-         f"--results={tmp_path / 'results'}"],
-        cwd=tmp_path, env=dict(os.environ, HOLD_FILE=str(hold)),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with as_from_a_terminal():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "test_inner.py", "-q", "-p", "no:cacheprovider",
+             "--rootdir", str(tmp_path), "-c", os.devnull, "--serial=W2644000778",
+             f"--db={store_url}", f"--limits={tmp_path / 'limits.yaml'}", "--station=sig-test",
+             f"--results={tmp_path / 'results'}"],
+            cwd=tmp_path, env=dict(os.environ, HOLD_FILE=str(hold)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         while not hold.exists():
             assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
             time.sleep(0.02)
         proc.send_signal(sig)
-        out = proc.communicate()[0].decode()
+        out = proc.communicate(timeout=WAIT)[0].decode()
     finally:
         if proc.poll() is None:
             proc.kill()
