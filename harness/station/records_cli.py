@@ -16,18 +16,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy.exc import DBAPIError
-
-from ..errors import HarnessError
-from . import integrity
-from . import records as R
-from .cli import open_existing
+# SQLAlchemy (the ``station`` extra) is imported by the commands, not here: the ``harness``
+# CLI adds these commands on every start, with or without that extra installed
 
 
 def cmd_verify(args) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from . import integrity
+    from . import records as R
+    from .cli import open_existing
+
     engine = open_existing(args.db)
     try:
-        after = args.lost_after * 3600.0
+        after = integrity.LOST_AFTER if args.lost_after is None else args.lost_after * 3600.0
         if args.list_lost:
             with engine.connect() as conn:
                 for rid, why in integrity.lost_runs(conn, run_id=args.run,
@@ -56,6 +58,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_init(args) -> int:
+    from . import records as R
+
     engine = R.open_store(args.db)
     try:
         where = engine.url.render_as_string(hide_password=True)
@@ -91,28 +95,22 @@ def add_commands(sub) -> None:
     v.add_argument("--run", type=int, metavar="ID", help="only this run")
     v.add_argument("--list-lost", action="store_true",
                    help="list runs whose owner is gone instead of closing them as "
-                        f"'{R.LOST}'")
-    v.add_argument("--lost-after", type=_hours, default=integrity.LOST_AFTER / 3600,
-                   metavar="HOURS",
+                        "'aborted (lost)'")
+    v.add_argument("--lost-after", type=_hours, default=None, metavar="HOURS",
                    help="a run of another host without a row for this long is lost "
-                        f"(default {integrity.LOST_AFTER / 3600:g} h)")
+                        "(default 24 h)")
     v.set_defaults(func=cmd_verify)
     i = rec_sub.add_parser("init", help="create the record store (tables, guards, and on "
-                                        f"PostgreSQL the role {R.STATION_ROLE})")
+                                        "PostgreSQL the station's INSERT/SELECT role)")
     i.add_argument("--db", required=True, help="record store URL")
     i.set_defaults(func=cmd_init)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="harness records")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    add_commands(sub)
-    args = p.parse_args(["records", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
-        return 2
+    """``harness records ...`` (``argv`` without ``records``)."""
+    from ..cli import main as harness_main
+
+    return harness_main(["records", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover

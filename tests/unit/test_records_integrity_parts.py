@@ -12,6 +12,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
+from harness.station import cli as station_cli
 from harness.station import integrity as I
 from harness.station import records as R
 from harness.station import records_cli
@@ -255,7 +256,7 @@ def test_a_store_of_the_older_schema_is_refused_naming_it_and_its_version(store)
                                             rf"older harness; .* does not migrate"):
         R.open_store(url)
     with pytest.raises(R.RecordError, match="schema version 1"):
-        records_cli.open_existing(url)
+        station_cli.open_existing(url)
 
 
 def test_the_end_facts_a_lost_close_writes(store):
