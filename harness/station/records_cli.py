@@ -107,10 +107,17 @@ def add_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``harness records ...`` (``argv`` without ``records``)."""
-    from ..cli import main as harness_main
+    """``python -m harness.station.records_cli verify ...``: ``harness records`` on its own."""
+    from ..errors import HarnessError
 
-    return harness_main(["records", *(sys.argv[1:] if argv is None else argv)])
+    p = argparse.ArgumentParser(prog="harness")
+    add_commands(p.add_subparsers(dest="cmd", required=True))
+    args = p.parse_args(["records", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,7 @@
 """pyOCD's own command line through the qemu: probe, untouched: commander, flash, gdbserver
 with gdb-multiarch."""
 
+import math
 import re
 import shutil
 import socket
@@ -69,7 +70,9 @@ def test_gdbserver_with_gdb_multiarch_load_break_continue(served, image):
         assert port is not None
         con = _console(served)
         r = subprocess.run(
-            [gdb, "-batch", "-nx", str(image.path), "-ex", f"target remote 127.0.0.1:{port}",
+            [gdb, "-batch", "-nx", str(image.path),
+                 "-ex", f"set remotetimeout {math.ceil(patience.limit('probe_reply'))}",
+                 "-ex", f"target remote 127.0.0.1:{port}",
              "-ex", "load", "-ex", "monitor reset halt", "-ex", "break main",
              "-ex", "continue", "-ex", "info registers pc", "-ex", "delete",
              "-ex", "detach"],
