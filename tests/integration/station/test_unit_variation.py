@@ -9,6 +9,7 @@ subprocesses under ``--serial`` and the station, SQLite record stores.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,10 @@ from harness.station.limits import load_limits
 from harness.station.product import load_product
 from harness.station.station import Station
 from harness.station.stats import capability
+from tests.integration.station.test_report_html import WIDTH, _chromium
 
 ROOT = Path(__file__).resolve().parents[3]
+LINE_SHOT = ROOT / "results" / "report-line.png"
 POWER = "tests/acceptance/washer/test_power.py"
 LIMITS = load_limits(ROOT / "targets/limits/qsm-washer.yaml")
 TV_LIMITS = load_limits(ROOT / "targets/limits/qsm-tv.yaml")
@@ -158,3 +161,16 @@ def test_a_line_of_25_units_has_a_spread_and_a_capability(tmp_path):
         assert cap.cpk >= 1.33, (name, cap)
     idle = [m["idle_current"][0] for _, _, m in runs]
     assert len({round(v, 3) for v in idle}) >= 20  # 25 boards, not one board read 25 times
+    # the line's report, as a quality engineer opens it: a capability from 25 boards, no
+    # "too few units", seen in Chromium at 1280 px (results/report-line.png)
+    html = tmp_path / "report.html"
+    res = subprocess.run([sys.executable, "-m", "harness", "report",
+                          f"--db=sqlite:///{tmp_path / 'harness.db'}", f"--out={html}"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    row = re.search(r"<td>idle_current</td>.*?</tr>", html.read_text(), re.S)
+    assert row and "<td>25</td>" in row.group(0) and "too few" not in row.group(0), row
+    LINE_SHOT.parent.mkdir(parents=True, exist_ok=True)
+    LINE_SHOT.unlink(missing_ok=True)
+    shot = _chromium(tmp_path, html, f"--window-size={WIDTH},1400", f"--screenshot={LINE_SHOT}")
+    assert shot.returncode == 0 and LINE_SHOT.stat().st_size > 0, shot.stderr[-2000:]
