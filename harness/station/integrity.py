@@ -3,10 +3,11 @@ edited, deleted or inserted behind the harness's back.
 
 **The chain.** A run's ``runs`` row is the head of its chain (``chain_seq`` 0, ``chain_prev``
 empty); every later row of the run — in ``steps``, ``step_ends``, ``measurements``, ``duts``,
-``instruments``, ``attachments`` and finally ``run_ends`` — takes the next ``chain_seq`` in the
-order it was inserted, and ``chain_prev`` names the row before it as ``<table>:<key>:<hash>``
-(the key is the row's primary key: ``id``, or ``step_id`` for ``step_ends`` and ``run_id`` for
-``run_ends``). ``chain_hash`` is the lower-case hex sha256 of the row's canonical encoding:
+``instruments``, ``attachments``, ``prompts`` and finally ``run_ends`` — takes the next
+``chain_seq`` in the order it was inserted, and ``chain_prev`` names the row before it as
+``<table>:<key>:<hash>`` (the key is the row's primary key: ``id``, or ``step_id`` for
+``step_ends`` and ``run_id`` for ``run_ends``). ``chain_hash`` is the lower-case hex sha256 of
+the row's canonical encoding:
 
 * a JSON object of every column of the row except ``id`` and ``chain_hash`` (so ``chain_seq``
   and ``chain_prev`` are in it), plus ``"@table": <table name>``;
@@ -381,7 +382,8 @@ def last_activity_ms(conn: Connection, run_id: int, started_ms: int) -> int:
     newest = [started_ms]
     for t, col in ((R.steps, "started_ms"), (R.step_ends, "ended_ms"),
                    (R.measurements, "taken_ms"), (R.duts, "ready_ms"),
-                   (R.instruments, "seen_ms")):
+                   (R.instruments, "seen_ms"), (R.prompts, "asked_ms"),
+                   (R.prompts, "answered_ms")):
         newest.append(conn.execute(select(func.max(t.c[col]))
                                    .where(t.c.run_id == run_id)).scalar() or 0)
     return max(newest)

@@ -1,9 +1,12 @@
-"""pytest wiring of the line: the ``measure`` fixture and, with ``--serial``, the run record.
+"""pytest wiring of the line: the ``measure`` and ``operator`` fixtures and, with ``--serial``,
+the run record.
 
 ``measure(name, value, unit)`` judges a value against the product's limits file and fails the
 test when it is outside (no assert needed); with ``stop=False`` the test goes on and fails at
 its end. With ``--serial SN`` every test attempt and every measurement is committed to the record
-store (``--db``, default ``results/harness.db``) the moment it is taken.
+store (``--db``, default ``results/harness.db``) the moment it is taken. ``operator`` asks the
+person at the station (:mod:`harness.station.operator`); ``--operator-answers FILE`` answers
+instead of them.
 
 Only pytest is imported at start-up; the record store, pydantic and SQLAlchemy load on first use.
 """
@@ -11,8 +14,12 @@ Only pytest is imported at start-up; the record store, pydantic and SQLAlchemy l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .operator import Operator
 
 _LIMITS = pytest.StashKey[dict]()
 _DEFERRED = pytest.StashKey[list]()
@@ -36,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--db-wait", type=float, default=None, metavar="SECONDS",
                 help="how long writes wait for a record store that went away (default: 30 s "
                      "x --timeout-factor, or HARNESS_DB_WAIT)")
+    g.addoption("--operator-answers", default=None, metavar="FILE",
+                help="answers to the operator fixture's prompts: YAML, prompt name: answer "
+                     "(instead of asking on the terminal or the station)")
     parser.addini("harness_db", "record store URL", default="sqlite:///results/harness.db")
 
 
@@ -88,6 +98,9 @@ def configured_limits_path(config: pytest.Config) -> Path | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from .operator import configure
+
+    configure(config)
     if config.getoption("serial") is None:
         return
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
@@ -149,6 +162,16 @@ class Measure:
 def measure(request: pytest.FixtureRequest) -> Measure:
     """Judge a value against the product's limits (and record it with ``--serial``)."""
     return Measure(request)
+
+
+# -- the operator fixture ------------------------------------------------------------------
+@pytest.fixture
+def operator(request: pytest.FixtureRequest) -> Operator:
+    """Ask the operator: ``confirm``, ``ask_number``, ``choose`` (recorded with ``--serial``;
+    see :mod:`harness.station.operator`)."""
+    from .operator import Operator
+
+    return Operator(request, request.config.pluginmanager.get_plugin(_STATION))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -352,6 +352,17 @@ class Recorder:
                          step_id=step_id, name=name, path=str(path.resolve()), size=len(data),
                          sha256=hashlib.sha256(data).hexdigest())
 
+    def prompt(self, step_id: int | None, *, name: str, kind: str, text: str,
+               answer_text: str, value: float | None, unit: str, low: float | None,
+               high: float | None, outcome: str, operator: str, asked_ms: int,
+               answered_ms: int | None) -> int:
+        """A question put to the operator and its answer (or why there was none)."""
+        return self._insert_one(
+            f"recording operator prompt {name!r} ({outcome}){self._of(step_id)}", R.prompts,
+            step_id=step_id, name=name, kind=kind, text=text, answer_text=answer_text,
+            value=R.float_or_none(value), unit=unit, low=low, high=high, outcome=outcome,
+            operator=operator, asked_ms=asked_ms, answered_ms=answered_ms)
+
     # -- the end -----------------------------------------------------------------------------
     def end(self, outcome: str, *, tests: int, failed: int, errors: int,
             reason: str = "") -> None:

@@ -16,7 +16,9 @@ and on PostgreSQL TRUNCATE too):
 * ``measurements``  one row per measured value with its limits and verdict, committed at once;
 * ``duts``          firmware sha256 and the version read back from each DUT a run booted;
 * ``instruments``   instrument identities seen by a run;
-* ``attachments``   files a step left (console logs...), by path, size and sha256.
+* ``attachments``   files a step left (console logs...), by path, size and sha256;
+* ``prompts``       every question a test put to the operator (``operator`` fixture), with its
+                    answer, who gave it and when, or why there was none (timeout, stopped).
 
 Every row but ``meta``'s carries its place in its run's hash chain (``chain_seq``,
 ``chain_prev``, ``chain_hash``: see :mod:`.integrity`). A run that has ended takes no more rows.
@@ -55,7 +57,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from ..errors import ConfigError, HarnessError
 
-SCHEMA_VERSION = 2  # 2: hash chain, run owners, run_ends.reason, step_ends.run_id
+SCHEMA_VERSION = 3  # 2: hash chain, run owners, run_ends.reason, step_ends.run_id
+#                    3: operator prompts
+# what each version brought, for the message that refuses an older store
+SCHEMA_CHANGES = {2: "hash-chained rows", 3: "operator prompts"}
 DEFAULT_URL = "sqlite:///results/harness.db"
 
 metadata = MetaData()
@@ -192,8 +197,27 @@ attachments = Table(
     sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
 )
 
+prompts = Table(
+    "prompts", metadata, _id(), _run_fk(), _step_fk(),
+    Column("name", String(128), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # confirm number choose
+    Column("text", Text, nullable=False),
+    Column("answer_text", Text, nullable=False),  # as the test got it; '' without an answer
+    Column("value", Float),  # number: the value answered
+    Column("unit", String(16), nullable=False),
+    Column("low", Float),  # number: its limits (inclusive), NULL: open
+    Column("high", Float),
+    Column("outcome", String(16), nullable=False),  # answered declined timeout stopped
+    Column("operator", Text, nullable=False),  # who (or what) answered
+    Column("asked_ms", BigInteger, nullable=False),
+    Column("answered_ms", BigInteger),
+    *_chain("prompts"),
+    sqlite_autoincrement=True,  # an id is never given twice, a deleted one neither
+)
+
 APPEND_ONLY = [t.name for t in metadata.sorted_tables]
-CHAINED = [runs, steps, step_ends, measurements, duts, instruments, attachments, run_ends]
+CHAINED = [runs, steps, step_ends, measurements, duts, instruments, attachments, prompts,
+           run_ends]
 OF_A_RUN = [t for t in CHAINED if t is not runs and t is not run_ends]  # refused after its end
 LOST = "aborted (lost)"  # the outcome of a run closed by another process: its owner is gone
 STATION_ROLE = "harness_station"  # PostgreSQL: INSERT and SELECT on the records, nothing else
@@ -400,8 +424,9 @@ def version_refused(where: str, version: str) -> str:
     except ValueError:
         older = False
     if older:
+        since = ", ".join(what for v, what in sorted(SCHEMA_CHANGES.items()) if v > int(version))
         return (f"{where}: record schema version {version}, written by an older harness; this "
-                f"harness writes version {SCHEMA_VERSION} (hash-chained rows) and does not "
+                f"harness writes version {SCHEMA_VERSION} ({since}) and does not "
                 f"migrate records: keep that database for reading with the harness that wrote "
                 f"it and give a new --db")
     return (f"{where}: record schema version {version}, this harness writes version "
@@ -461,21 +486,26 @@ def record(conn, run_id: int) -> dict:
                .order_by(measurements.c.id))
     att = _rows(conn, select(attachments).where(attachments.c.run_id == run_id)
                 .order_by(attachments.c.id))
+    asked = _rows(conn, select(prompts).where(prompts.c.run_id == run_id)
+                  .order_by(prompts.c.id))
     by_step: dict[int | None, dict] = {}
     for s in step_list:
         s["outcome"] = s["outcome"] or "aborted"
-        s["measurements"], s["attachments"] = [], []
+        s["measurements"], s["attachments"], s["prompts"] = [], [], []
         by_step[s["id"]] = s
-    loose: dict = {"measurements": [], "attachments": []}
+    loose: dict = {"measurements": [], "attachments": [], "prompts": []}
     for m in ms:
         m["value"] = float(m["value_text"])
         by_step.get(m["step_id"], loose)["measurements"].append(m)
     for a in att:
         by_step.get(a["step_id"], loose)["attachments"].append(a)
+    for p in asked:
+        by_step.get(p["step_id"], loose)["prompts"].append(p)
     run["duts"] = _rows(conn, select(duts).where(duts.c.run_id == run_id).order_by(duts.c.id))
     run["steps"] = step_list
     run["run_measurements"] = loose["measurements"]
     run["run_attachments"] = loose["attachments"]
+    run["run_prompts"] = loose["prompts"]
     return run
 
 

@@ -25,7 +25,7 @@ def cmd_verify(args) -> int:
 
     from . import integrity
     from . import records as R
-    from .cli import open_existing
+    from .stores import open_existing
 
     engine = open_existing(args.db)
     try:

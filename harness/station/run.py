@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import signal
 import socket
@@ -248,8 +249,8 @@ class StationRun:
             said = (self.results / STOP_FILE).read_text(errors="replace").strip()
         except OSError:
             said = ""
-        if said:
-            return f"station stopped: {said}"
+        if said:  # a stop of this unit alone (the panel's abort) says so itself
+            return said if said.startswith("aborted by ") else f"station stopped: {said}"
         if self._station_pid is not None and self._station_died():
             self._detach_output()
             return f"the station (pid {self._station_pid}) died"
@@ -401,6 +402,7 @@ class StationRun:
         else:
             item.stash[_STEP] = step
         self._current[item.nodeid] = step
+        self._emit({"event": "step", "nodeid": item.nodeid, "name": item.name})
         try:
             self._checkpoint()
             return (yield)
@@ -498,6 +500,12 @@ class StationRun:
     def measurement(self, item: pytest.Item, verdict, limits_sha256: str) -> None:
         self._record(lambda rec: rec.measurement(item.stash.get(_STEP, None), verdict,
                                                  limits_sha256))
+        lim = verdict.limit
+        number = float(verdict.value)
+        value: float | str = number if math.isfinite(number) else repr(number)  # not JSON
+        self._emit({"event": "measurement", "nodeid": item.nodeid, "name": lim.name,
+                    "value": value, "unit": lim.unit, "low": lim.low, "high": lim.high,
+                    "outcome": verdict.outcome})
         self._checkpoint()
 
     def pytest_harness_dut_ready(self, dut, slot: int, item) -> None:
@@ -637,6 +645,16 @@ class StationRun:
                 sys.stderr.write(line + "\n")
         except OSError:
             pass  # the terminal is a file on the full disk: the result line still says it
+
+    # -- operator prompts --------------------------------------------------------------------
+    def prompt_event(self, item: pytest.Item, event: dict) -> None:
+        """A prompt of the ``operator`` fixture asked or closed, for the station (progress)."""
+        self._emit({**event, "nodeid": item.nodeid})
+
+    def prompt(self, item: pytest.Item, **row) -> None:
+        """Record a prompt of the ``operator`` fixture and its answer (``prompts``)."""
+        self._record(lambda rec: rec.prompt(item.stash.get(_STEP, None), **row))
+        self._checkpoint()
 
 
 def _grace() -> float:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, HarnessError
 from .product import Product
+from .prompts import ENV_PROMPTS
 from .run import (
     ENV_STATION_PID,
     NO_SPACE,
@@ -140,6 +141,10 @@ class Stop:
     def is_set(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested or ``timeout``; whether it was."""
+        return self._event.wait(timeout)
+
     @contextlib.contextmanager
     def on_signals(self):
         """SIGTERM and SIGINT request a stop (no KeyboardInterrupt) while inside; the
@@ -196,12 +201,14 @@ class Station:
     listener: Listener = lambda event, data: None
     db_wait: float | None = None  # s a unit waits for a record store that went away
     stop: Stop = field(default_factory=Stop)  # set (by a signal handler): stop the line
+    prompts: bool = False  # operator prompts of the units are shown (and answered) here
 
-    def command(self, serial: str, slot: int, unit_dir: Path) -> list[str]:
+    def command(self, serial: str, slot: int, unit_dir: Path,
+                operator: str | None = None) -> list[str]:
         p = self.product
         cmd = [self.python, "-m", "pytest", *p.suite, f"--target={p.target}",
                f"--slot={slot}", f"--serial={serial}", f"--db={self.db}",
-               f"--station={self.name}", f"--operator={self.operator}",
+               f"--station={self.name}", f"--operator={operator or self.operator}",
                f"--product={p.name}", f"--results={unit_dir}",
                f"--junitxml={unit_dir / 'junit.xml'}", f"--rootdir={p.root}",
                "-p", "no:cacheprovider", "-q", *p.pytest_args, *self.extra_args]
@@ -216,7 +223,12 @@ class Station:
         return d
 
     # -- one unit ----------------------------------------------------------------------------
-    def run_unit(self, serial: str, slot: int, attempt: int) -> UnitResult:
+    def run_unit(self, serial: str, slot: int, attempt: int, abort: Stop | None = None,
+                 operator: str | None = None) -> UnitResult:
+        """Test one unit on ``slot``. ``abort``: a stop of this unit only (the panel's abort
+        button), handled as a stop of the station is: the unit records ``aborted`` with the
+        reason. ``operator``: who tests it, when not the station's operator."""
+        stop = _Either(self.stop, abort) if abort is not None else self.stop
         t0 = time.monotonic()
         try:
             no_space(self.results)
@@ -234,6 +246,10 @@ class Station:
         self.listener("start", {"serial": serial, "slot": slot, "attempt": attempt, "dir": d})
         env = dict(os.environ, HARNESS_STATION_SLOT=str(slot))
         env[ENV_STATION_PID] = str(os.getpid())
+        if self.prompts:
+            env[ENV_PROMPTS] = "1"
+        else:
+            env.pop(ENV_PROMPTS, None)
         if self.db_wait is not None:
             from .recorder import ENV_WAIT
 
@@ -242,7 +258,7 @@ class Station:
         with log:
             # a session of its own: a terminal's Ctrl-C reaches the station, which stops the
             # unit saying why (and its chips are not signalled under it)
-            proc = subprocess.Popen(dying_with_station(self.command(serial, slot, d)),
+            proc = subprocess.Popen(dying_with_station(self.command(serial, slot, d, operator)),
                                     cwd=self.product.root, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
@@ -260,9 +276,9 @@ class Station:
                     except subprocess.TimeoutExpired:
                         log.pump(proc.stdout.fileno())
                         follower.poll()
-                    if stopping is None and self.stop.is_set():
+                    if stopping is None and stop.is_set():
                         stopping, grace = time.monotonic(), stop_grace()
-                        _tell_stop(proc, d, self.stop.reason or "stopped")
+                        _tell_stop(proc, d, stop.reason or "stopped")
                     elif stopping is not None and time.monotonic() - stopping > grace:
                         killed = f"killed: it did not end within {grace:.0f} s of SIGTERM"
                         proc.kill()
@@ -282,10 +298,11 @@ class Station:
         res = UnitResult(serial, slot, attempt, "error", time.monotonic() - t0, d,
                          proc.returncode)
         data = self._result(d, log)
-        if data is None and self.stop.is_set():
+        if data is None and stop.is_set():
             res.outcome = "aborted"  # stopped before its run recorded a result
             res.reason = "; ".join(r for r in (
-                f"station stopped: {self.stop.reason}", killed,
+                f"station stopped: {stop.reason}" if stop is self.stop else str(stop.reason),
+                killed,
                 f"pytest exited {proc.returncode} without a result") if r)
         elif data is None:
             res.reason = f"pytest exited {proc.returncode} without a result"
@@ -327,7 +344,11 @@ class Station:
         return ""
 
     # -- the line ----------------------------------------------------------------------------
-    def run(self, serials: list[str], refused: list | None = None) -> Summary:
+    @contextlib.contextmanager
+    def prepared(self):
+        """The line ready to test: results disk and record store checked (the schema made
+        before slots race to make it), runs lost by an earlier station closed, the bench slots
+        leased until the end of the ``with``."""
         from sqlalchemy.engine import make_url
 
         from .records import RecordError, open_store
@@ -337,7 +358,7 @@ class Station:
         except OSError:
             raise HarnessError(f"results directory {self.results}: {NO_SPACE}") from None
         try:
-            engine = open_store(self.db)  # the schema exists before the slots race to create it
+            engine = open_store(self.db)
         except RecordError as exc:
             db = make_url(self.db).database if self.db.startswith("sqlite") else None
             try:
@@ -352,6 +373,15 @@ class Station:
             engine.dispose()
         if closed:
             self.listener("lost-runs", {"runs": closed})
+        with contextlib.ExitStack() as stack:
+            self._lease_slots(stack)
+            yield self
+
+    def run(self, serials: list[str], refused: list | None = None) -> Summary:
+        with self.prepared():
+            return self._run(serials, refused)
+
+    def _run(self, serials: list[str], refused: list | None) -> Summary:
         todo: queue.Queue = queue.Queue()
         for s in serials:
             todo.put((s, 1))
@@ -380,22 +410,20 @@ class Station:
                         and not self.stop.is_set():
                     todo.put((serial, attempt + 1))
 
-        with contextlib.ExitStack() as stack:
-            self._lease_slots(stack)
-            threads = [threading.Thread(target=worker, args=(s,), name=f"slot{s}", daemon=True)
-                       for s in self.slots]
-            for t in threads:
-                t.start()
-            told = False
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.1)
-                    if self.stop.is_set() and not told:
-                        told = True
-                        with lock:
-                            busy = sorted(running)
-                        self.listener("stopping", {"reason": self.stop.reason, "slots": busy,
-                                                   "grace": stop_grace()})
+        threads = [threading.Thread(target=worker, args=(s,), name=f"slot{s}", daemon=True)
+                   for s in self.slots]
+        for t in threads:
+            t.start()
+        told = False
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+                if self.stop.is_set() and not told:
+                    told = True
+                    with lock:
+                        busy = sorted(running)
+                    self.listener("stopping", {"reason": self.stop.reason, "slots": busy,
+                                               "grace": stop_grace()})
         tested = {r.serial for r in results}
         untested = []
         while not todo.empty():
@@ -403,10 +431,10 @@ class Station:
             if serial not in tested:
                 untested.append(serial)
         return Summary(results, refused or [], time.monotonic() - t0,
-                       first=self._first_outcomes(sorted(tested)),
+                       first=self.first_outcomes(sorted(tested)),
                        stopped=self.stop.reason or "", untested=untested)
 
-    def _first_outcomes(self, serials: list[str]) -> dict[str, str]:
+    def first_outcomes(self, serials: list[str]) -> dict[str, str]:
         """Serial → the outcome of its first run in the record store (``{}`` when the store
         cannot be read now: the summary then counts first attempts here)."""
         from sqlalchemy import select
@@ -439,6 +467,20 @@ class Station:
         bench = self.bench.stem if self.bench else "default"
         for s in self.slots:
             stack.enter_context(lease(f"station-slot-{bench}-{s}"))
+
+
+class _Either:
+    """Two stops as one: set when either is (the station's first: its reason counts)."""
+
+    def __init__(self, first: Stop, second: Stop) -> None:
+        self.first, self.second = first, second
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or self.second.is_set()
+
+    @property
+    def reason(self) -> str | None:
+        return self.first.reason if self.first.is_set() else self.second.reason
 
 
 def _tell_stop(proc: subprocess.Popen, unit_dir: Path, reason: str) -> None:

@@ -76,8 +76,9 @@ def test_a_flaky_test_is_stored_flaky_with_its_attempts(tmp_path: Path):
     assert (result["outcome"], result["passed"], result["flaky"], result["failed"]) == \
         ("pass", 1, 1, 0)
     events = [json.loads(line) for line in (results / "progress.jsonl").read_text().splitlines()]
-    assert [(e["event"], e["outcome"]) for e in events if e.get("nodeid", "").endswith(
-        "test_flaky")] == [("attempt", "failed"), ("test", "flaky")]
+    assert [(e["event"], e.get("outcome")) for e in events if e.get("nodeid", "").endswith(
+        "test_flaky")] == [("step", None), ("measurement", "fail"), ("attempt", "failed"),
+                           ("measurement", "pass"), ("test", "flaky")]
 
 
 def test_a_test_failing_every_attempt_is_stored_failed_each_time(tmp_path: Path):

@@ -84,7 +84,8 @@ class Superuser:
     "DELETE FROM measurements",  # SQLite's TRUNCATE
     "TRUNCATE measurements",
     "TRUNCATE runs CASCADE",
-    "TRUNCATE step_ends, steps, measurements, duts, instruments, attachments, run_ends, runs",
+    "TRUNCATE step_ends, steps, measurements, duts, instruments, attachments, prompts, run_ends,"
+    " runs",
 ])
 def test_update_delete_and_truncate_are_refused(store_url, stmt):
     engine = R.open_store(store_url)

@@ -225,7 +225,7 @@ def test_first_pass_yield_counts_a_first_attempt_aborted_in_an_earlier_station_r
     engine.dispose()
     product = load_product("qsm-washer", ROOT / "targets")
     station = Station(product, [1], store_url, "s", "o", Path("."))
-    first = station._first_outcomes(sorted(ids))
+    first = station.first_outcomes(sorted(ids))
     assert first == {"W2644000601": "aborted", "W2644000602": "pass"}
     results = [UnitResult(sn, 1, 1, "pass", 1.0, Path("."), 0, run_id=rid)
                for sn, rid in ids.items()]
