@@ -10,7 +10,7 @@ RESULTS := results
 # Parallel workers for the suite (pytest-xdist); `make test JOBS=0` runs in one process.
 JOBS ?= 2
 
-.PHONY: demo test coverage sysdeps venv firmware lint bench clean distclean
+.PHONY: demo test panel coverage sysdeps venv firmware lint bench clean distclean
 
 PYTEST := $(BIN)/pytest -n $(JOBS) -p no:cacheprovider
 
@@ -21,10 +21,21 @@ demo: sysdeps venv firmware
 	$(PYTEST) tests/acceptance --summary --junitxml=$(RESULTS)/junit-demo.xml
 	$(PYTEST) tests/acceptance --summary --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-demo-pyocd.xml
+	@echo
+	@echo "The operator's panel on the emulated line (4 slots, washer with operator steps):"
+	@echo "    make panel        then open the URL it prints; scan W2644000123 (Ctrl-C stops it)"
+
+# The operator's panel on the emulated bench: the washer line with its operator steps, 4 slots,
+# records in $(RESULTS)/harness.db. Prints the URL to open; Ctrl-C stops the line.
+panel: sysdeps venv firmware
+	@mkdir -p $(RESULTS)
+	$(BIN)/harness station serve --product qsm-washer-line --slots 4 --create \
+	    --db sqlite:///$(abspath $(RESULTS))/harness.db --results $(RESULTS) $(PANEL_ARGS)
 
 test: sysdeps venv firmware lint
 	@mkdir -p $(RESULTS)
-	$(PYTEST) tests firmware --junitxml=$(RESULTS)/junit.xml
+	$(PYTEST) tests firmware --operator-answers tests/line/answers.yaml \
+	    --junitxml=$(RESULTS)/junit.xml
 	$(PYTEST) tests/acceptance firmware --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-pyocd.xml
 
@@ -89,6 +100,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/uds_roundtrip.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/suite_parallel.py
+	$(BIN)/python benchmarks/panel.py
 
 clean:
 	$(MAKE) -C firmware clean

@@ -10,10 +10,13 @@ in an empty PostgreSQL database (:func:`~harness.station.stores.open_existing`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import getpass
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +105,20 @@ class LiveProgress:
             return
         print(text, file=self.out, flush=True)
 
+    @contextlib.contextmanager
+    def paused(self):
+        """The live table off the terminal (an operator prompt has it), then back."""
+        if self.live is None:
+            yield
+            return
+        with self.lock:
+            self.live.stop()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.live.start()
+
     def __enter__(self):
         if self.live is not None:
             self.live.__enter__()
@@ -110,6 +127,56 @@ class LiveProgress:
     def __exit__(self, *exc):
         if self.live is not None:
             self.live.__exit__(*exc)
+
+
+class TerminalPrompts:
+    """The units' operator prompts, asked on the station's terminal one at a time (labelled
+    with slot and serial), answered for the unit through its results directory; a prompt that
+    closes meanwhile (timed out, unit stopped) is dropped."""
+
+    def __init__(self, progress: LiveProgress, operator: str, fd: int = 0) -> None:
+        import queue
+
+        self.progress, self.operator, self.fd = progress, operator, fd
+        self.todo: queue.Queue = queue.Queue()
+        self.closed: set[str] = set()
+        self.units: dict[int, tuple[str, Path]] = {}
+        self.gone = False  # the terminal's input ended: nobody answers any more
+        threading.Thread(target=self._ask, name="operator-prompts", daemon=True).start()
+
+    def __call__(self, event: str, data: dict) -> None:
+        from .prompts import Prompt
+
+        if event == "start":
+            self.units[data["slot"]] = (data["serial"], Path(data["dir"]))
+        elif event == "progress" and data.get("event") == "prompt" and not self.gone:
+            self.todo.put((data["slot"], Prompt.from_event(data), time.monotonic()))
+        elif event == "progress" and data.get("event") == "prompt-closed":
+            self.closed.add(str(data.get("id")))
+
+    def _ask(self) -> None:
+        from .prompts import ask_on_terminal, write_answer
+        from .serials import shown
+
+        while True:
+            slot, prompt, since = self.todo.get()
+            if prompt.id in self.closed or self.gone:
+                continue
+            serial, unit_dir = self.units[slot]
+            with self.progress.paused():
+                try:
+                    value = ask_on_terminal(
+                        prompt, self.fd, sys.stdout, since + prompt.timeout,
+                        cancelled=functools.partial(self.closed.__contains__, prompt.id),
+                        label=f"slot {slot} ({shown(serial)})")
+                except EOFError:
+                    self.gone = True
+                    print("operator prompts: the terminal's input ended; prompts now time out",
+                          flush=True)
+                    continue
+            if value is not None:
+                with contextlib.suppress(FileExistsError, OSError, ValueError):
+                    write_answer(unit_dir, prompt, value, self.operator)
 
 
 # -- station run ---------------------------------------------------------------------------
@@ -159,12 +226,29 @@ def _station_run(args, stop):
     db = args.db or f"sqlite:///{results.resolve() / 'harness.db'}"
     if not args.create:
         open_existing(db, create_hint=True).dispose()
+    operator = args.operator or getpass.getuser()
+    # the terminal answers the units' operator prompts unless it is the scanner
+    asks = not (args.stdin or (not args.serials and not args.file)) and _terminal()
     with LiveProgress(slots) as progress:
+        listener = progress
+        if asks:
+            prompts = TerminalPrompts(progress, operator)
+
+            def listener(event: str, data: dict) -> None:
+                progress(event, data)
+                prompts(event, data)
         station = Station(product, slots, db, args.station or socket.gethostname(),
-                          args.operator or getpass.getuser(), results.resolve(), bench,
+                          operator, results.resolve(), bench,
                           retries=args.retries, extra_args=args.pytest_arg or [],
-                          listener=progress, db_wait=args.db_wait, stop=stop)
+                          listener=listener, db_wait=args.db_wait, stop=stop, prompts=asks)
         return station.run(ok, refused)
+
+
+def _terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
 
 
 def format_summary(summary) -> str:

@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import re
-import select
 import sys
 import time
 import unicodedata
@@ -50,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import DutFailure, HarnessError
-from .prompts import ENV_PROMPTS, Prompt, read_answer
+from .prompts import ENV_PROMPTS, Prompt, ask_on_terminal, read_answer
 
 if TYPE_CHECKING:
     from .limits import Limit
@@ -396,48 +395,11 @@ def _uncaptured(config: pytest.Config) -> Iterator[None]:
 
 def _ask_terminal(prompt: Prompt, fd: int, timeout: OperatorTimeout) -> Value:
     """Ask until an answer fits, at most ``prompt.timeout`` s (then ``timeout`` is raised)."""
-    out = sys.stdout
-    deadline = time.monotonic() + prompt.timeout
-    out.write(f"\n=== operator: {prompt.text}\n")
-    if prompt.image:
-        out.write(f"    (picture: {prompt.image})\n")
-    if prompt.kind == "choose":
-        for n, option in enumerate(prompt.options, 1):
-            out.write(f"    {n}) {option}\n")
-    hint = {"confirm": "ok / no", "choose": "option or its number",
-            "number": f"number{' in ' + prompt.unit if prompt.unit else ''}"}[prompt.kind]
-    while True:
-        out.write(f"[{prompt.name}] {hint} ({prompt.timeout:g} s)> ")
-        out.flush()
-        line = _read_line(fd, deadline)
-        if line is None:
-            out.write("\n    not answered in time\n")
-            out.flush()
-            raise timeout
-        raw: str = line.strip()
-        if prompt.kind == "choose" and raw not in prompt.options and raw.isdigit() \
-                and 1 <= int(raw) <= len(prompt.options):
-            raw = prompt.options[int(raw) - 1]
-        try:
-            return prompt.check(raw)
-        except ValueError as exc:
-            out.write(f"    {exc}\n")
-
-
-def _read_line(fd: int, deadline: float) -> str | None:
-    """One line from ``fd`` (a terminal), None when ``deadline`` passes first. The end of the
-    input is an error: nobody is left to answer."""
-    got = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        byte = os.read(fd, 1)  # one at a time: nothing read past the line stays unseen
-        if not byte:
-            raise OperatorError("the terminal's input ended while an operator prompt waited")
-        if byte == b"\n":
-            return got.decode("utf-8", "replace")
-        got += byte
+    try:
+        value = ask_on_terminal(prompt, fd, sys.stdout, time.monotonic() + prompt.timeout)
+    except EOFError:
+        raise OperatorError("the terminal's input ended while an operator prompt waited"
+                            ) from None
+    if value is None:
+        raise timeout
+    return value

@@ -21,6 +21,9 @@ import math
 import os
 import re
 import secrets
+import select
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,3 +139,56 @@ def read_answer(unit_dir: Path, prompt_id: str) -> dict | None:
     except ValueError:
         return None  # not whole yet cannot happen (rename), but a hand-edited file can
     return data if isinstance(data, dict) and "answer" in data else None
+
+
+# -- asking on a terminal (a unit's own pytest, or the CLI station for its units) -------------
+def ask_on_terminal(prompt: Prompt, fd: int, out, deadline: float, *,
+                    cancelled: Callable[[], bool] | None = None,
+                    label: str = "") -> bool | float | str | None:
+    """Ask ``prompt`` on the terminal (read from ``fd``, written to ``out``) until an answer
+    fits; None when ``deadline`` (``time.monotonic()``) passes or ``cancelled()`` says the
+    prompt closed first. ``EOFError``: the input ended. ``label`` names the slot and unit
+    when several may ask."""
+    out.write(f"\n=== operator{' ' + label if label else ''}: {prompt.text}\n")
+    if prompt.image:
+        out.write(f"    (picture: {prompt.image})\n")
+    if prompt.kind == "choose":
+        for n, option in enumerate(prompt.options, 1):
+            out.write(f"    {n}) {option}\n")
+    hint = {"confirm": "ok / no", "choose": "option or its number",
+            "number": f"number{' in ' + prompt.unit if prompt.unit else ''}"}[prompt.kind]
+    while True:
+        out.write(f"[{prompt.name}] {hint} ({prompt.timeout:g} s)> ")
+        out.flush()
+        line = _read_line(fd, deadline, cancelled)
+        if line is None:
+            out.write("\n    not answered in time\n" if time.monotonic() >= deadline
+                      else "\n    closed (the unit no longer waits for it)\n")
+            out.flush()
+            return None
+        raw = line.strip()
+        if prompt.kind == "choose" and raw not in prompt.options and raw.isdigit() \
+                and 1 <= int(raw) <= len(prompt.options):
+            raw = prompt.options[int(raw) - 1]
+        try:
+            return prompt.check(raw)
+        except ValueError as exc:
+            out.write(f"    {exc}\n")
+
+
+def _read_line(fd: int, deadline: float, cancelled: Callable[[], bool] | None) -> str | None:
+    """One line from ``fd``; None when ``deadline`` passes or ``cancelled()`` first."""
+    got = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or (cancelled is not None and cancelled()):
+            return None
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if not ready:
+            continue
+        byte = os.read(fd, 1)  # one at a time: nothing read past the line stays unseen
+        if not byte:
+            raise EOFError("the terminal's input ended while an operator prompt waited")
+        if byte == b"\n":
+            return got.decode("utf-8", "replace")
+        got += byte

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from harness import extras
@@ -103,6 +104,10 @@ def test_harness_is_loaded(pytestconfig, target):
 def test_wheel_installs_into_a_project_with_pytest_8(tmp_path):
     constraints = _constraints(tmp_path)
     wheel = _build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as whl:  # the files that are not Python: the panel's page
+        names = set(whl.namelist())
+    for page in ("index.html", "panel.js", "panel.css"):
+        assert f"harness/station/panel/static/{page}" in names, f"the wheel lacks {page}"
     venv = tmp_path / "venv"
     run("create the venv", sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python, pytest = venv / "bin" / "python", venv / "bin" / "pytest"
