@@ -230,6 +230,13 @@ def _run_html(rec: dict) -> str:
                     f"<td>{escape(m['name'])}</td><td class='value'>{_num(m['value'])}</td>"
                     f"<td>{escape(m['unit'])}</td><td>{_limits(m)}</td>"
                     f"<td class='{escape(m['outcome'])}'>{escape(m['outcome'])}</td></tr>")
+        for q in s.get("prompts", []):
+            took = (f", {(q['answered_ms'] - q['asked_ms']) / 1000:.1f} s"
+                    if q.get("answered_ms") else "")
+            rows.append(f"<tr class='prompt'><td colspan=8>operator asked "
+                        f"<q>{escape(q['text'])}</q>: <b>{escape(q['answer_text'] or '-')}</b>"
+                        f" ({escape(q['outcome'])}, {escape(q['operator'] or 'nobody')}"
+                        f"{took})</td></tr>")
         if s.get("message") and s["outcome"] not in ("passed", "skipped"):
             rows.append(f"<tr class='message'><td colspan=8><pre class='message'>"
                         f"{escape(s['message'])}</pre></td></tr>")

@@ -25,7 +25,7 @@ class FakeStation:
         self.slots = list(slots)
         self.name = "st-1"
         self.product = SimpleNamespace(name="p", part_number="P-1", description="",
-                                       serial_pattern=PATTERN)
+                                       serial_pattern=PATTERN, root=tmp)
         self.db = f"sqlite:///{tmp / 'r.db'}"
         R.open_store(self.db).dispose()
         self.results = tmp
@@ -190,3 +190,13 @@ def test_close_stops_every_running_unit(line):
     assert snap["closed"] and "SIGTERM" in snap["notice"]
     assert line.station.stopped == ["station stopped: SIGTERM from the operator"]
     assert line.scan("W000002", "req-0002")["reason"] == "the station is stopping"
+
+
+def test_a_prompt_picture_is_found_where_units_run(line):
+    line.begin_shift("op")
+    line.scan("W000001", "req-0001")
+    running(line, 1)
+    assert line.prompt_image(1) is None
+    p = Prompt("confirm", "Like this?", "like-this", 30.0, image="pics/cable.png")
+    line.station.listener("progress", {"slot": 1, **p.as_event()})
+    assert line.prompt_image(1) == line.station.tmp / "pics/cable.png"

@@ -201,8 +201,8 @@ def make_app(line: PanelLine, *, token: str | None = None,
     @app.get("/api/slots/{slot}/image")
     async def image(slot: int):
         path = line.prompt_image(slot)
-        kind = IMAGES.get(Path(path).suffix.lower()) if path else None
-        if not path or kind is None or not Path(path).is_file():
+        kind = IMAGES.get(path.suffix.lower()) if path else None
+        if path is None or kind is None or not path.is_file():
             return _error(404, f"slot {slot}: no picture with its prompt")
         return FileResponse(path, media_type=kind)
 

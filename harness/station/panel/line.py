@@ -146,11 +146,15 @@ class PanelLine:
             self.shift.refused_answer(slot, str(exc))
             raise Refused(str(exc)) from None
 
-    def prompt_image(self, slot: int):
-        """The path of the open prompt's image on ``slot``, or None."""
+    def prompt_image(self, slot: int) -> Path | None:
+        """The picture of the open prompt on ``slot`` (a path relative to the product's root,
+        where units run, or absolute), or None."""
         self._slot(slot)
         p = self.shift.prompt(slot)
-        return p.get("image") if p else None
+        if not p or not p.get("image"):
+            return None
+        path = Path(str(p["image"]))
+        return path if path.is_absolute() else Path(self.station.product.root) / path
 
     def _slot(self, slot: int) -> None:
         if slot not in self.shift.slots:

@@ -27,7 +27,8 @@ class PanelServer:
         self.argv = [sys.executable, "-m", "harness", "station", "serve",
                      f"--product={product}", f"--slots={slots}", f"--db={self.db}", "--create",
                      f"--results={self.results}", "--station=line-7", *args]
-        self.env = dict(os.environ, **(env or {}))
+        # bench slots of its own: other station tests may run beside it
+        self.env = dict(os.environ, HARNESS_LEASE_DIR=str(tmp / "leases"), **(env or {}))
         self.proc: subprocess.Popen | None = None
         self.out = b""
         self.url = ""

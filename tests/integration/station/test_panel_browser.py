@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,10 @@ def answer_prompts(page: Page, n: int) -> None:
     prompt = card.locator(".prompt")
     expect(prompt).to_be_visible(timeout=ms(90))
     expect(prompt.locator(".prompt-text")).to_contain_text("harness cable")
+    picture = prompt.locator("img.prompt-image")  # the connector's picture, from the station
+    expect(picture).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=picture.element_handle())
     card.get_by_role("button", name="OK").click()
     expect(prompt.locator(".prompt-text")).to_contain_text("Door-lock lamp", timeout=ms(60))
     card.get_by_role("button", name="off", exact=True).click()
@@ -187,6 +192,12 @@ def check_records(server: PanelServer) -> None:
                              f"--db={server.db}"], capture_output=True, text=True, cwd=ROOT,
                             timeout=patience.limit(60))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    report = server.results / "report.html"
+    subprocess.run([sys.executable, "-m", "harness", "report", f"--db={server.db}",
+                    f"--out={report}"], check=True, cwd=ROOT, timeout=patience.limit(120))
+    html = report.read_text()
+    assert "operator asked <q>Fit the harness cable to the motor connector X3" in html
+    assert f"<b>ok</b> (answered, {escape(OPERATOR)}, " in html  # the operator's id as text
 
 
 def test_the_panel_refuses_what_a_browser_of_another_site_or_name_sends(tmp_path):

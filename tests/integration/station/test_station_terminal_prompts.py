@@ -31,7 +31,8 @@ def test_the_cli_station_asks_on_its_terminal(tmp_path):
          "--slots=1", f"--db={db}", "--create", f"--results={tmp_path / 'results'}",
          "--operator=op-term", "--pytest-arg=-k", "--pytest-arg=operator_steps",
          "W2644000401"],
-        cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        env=dict(os.environ, HARNESS_LEASE_DIR=str(tmp_path / "leases")))
     os.close(slave)
     seen = b""
     todo = list(ANSWERS)

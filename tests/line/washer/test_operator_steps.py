@@ -13,7 +13,7 @@ def _status(dut) -> dict:
 
 def test_harness_cable_fitted(dut, operator):
     operator.confirm("Fit the harness cable to the motor connector X3, then press OK",
-                     name="harness-cable")
+                     image="tests/line/washer/x3-connector.svg", name="harness-cable")
     st = _status(dut)
     assert (st["state"], st["door"]) == ("IDLE", "closed")
 

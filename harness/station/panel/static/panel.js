@@ -51,8 +51,11 @@ function num(v) {
     : String(Number(v.toPrecision(6)));
 }
 function limits(lo, hi, unit) {
+  const u = unit ? ` ${unit}` : "";
   if (lo === null && hi === null) return "";
-  return `${lo === null ? "−∞" : num(lo)} … ${hi === null ? "+∞" : num(hi)} ${unit || ""}`;
+  if (lo === null) return `≤ ${num(hi)}${u}`;
+  if (hi === null) return `≥ ${num(lo)}${u}`;
+  return `${num(lo)} … ${num(hi)}${u}`;
 }
 function clock(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
