@@ -509,6 +509,27 @@ def record(conn, run_id: int) -> dict:
     return run
 
 
+def latest_values(conn, product: str, per_name: int) -> dict[str, list[tuple]]:
+    """Measurement name → its latest ``per_name`` values of ``product`` as ``(value, unit,
+    low, high)``, oldest first, from runs that ended and were not aborted (the panel's
+    capability)."""
+    rows = conn.execute(
+        select(measurements.c.name, measurements.c.value, measurements.c.unit,
+               measurements.c.low, measurements.c.high)
+        .select_from(measurements.join(runs, runs.c.id == measurements.c.run_id)
+                     .join(run_ends, run_ends.c.run_id == runs.c.id))
+        .where(runs.c.product == product)
+        .where(~run_ends.c.outcome.like("aborted%"))
+        .where(measurements.c.value.is_not(None))
+        .order_by(measurements.c.id.desc()).limit(400 * per_name)).all()
+    out: dict[str, list[tuple]] = {}
+    for name, value, unit, low, high in rows:
+        got = out.setdefault(name, [])
+        if len(got) < per_name:
+            got.append((value, unit, low, high))
+    return {name: got[::-1] for name, got in out.items()}
+
+
 def next_run_attempt(conn, serial: str) -> int:
     n = conn.execute(select(func.count()).select_from(runs).where(runs.c.serial == serial))
     return int(n.scalar() or 0) + 1

@@ -30,6 +30,7 @@ MODULE_EXTRA = [
     ("harness/probes/", "pyocd"),
     ("harness/instruments/", "instruments"),
     ("harness/diag/", "diag"),
+    ("harness/station/panel/", "web"),
     ("harness/station/", "station"),
 ]
 # a core module's import of an extra's library, made only on that extra's path

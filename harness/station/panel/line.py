@@ -190,35 +190,17 @@ class PanelLine:
         self.shift.stats(c, capability)
 
     def _capability(self) -> list[dict]:
-        from sqlalchemy import select
-
         from .. import records as R
         from ..stats import capability
 
         engine = R.make_engine(self.station.db)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(
-                    select(R.measurements.c.name, R.measurements.c.value, R.measurements.c.unit,
-                           R.measurements.c.low, R.measurements.c.high)
-                    .select_from(R.measurements.join(R.runs, R.runs.c.id
-                                                     == R.measurements.c.run_id)
-                                 .join(R.run_ends, R.run_ends.c.run_id == R.runs.c.id))
-                    .where(R.runs.c.product == self.station.product.name)
-                    .where(~R.run_ends.c.outcome.like("aborted%"))
-                    .order_by(R.measurements.c.id.desc()).limit(20000)).all()
+                latest = R.latest_values(conn, self.station.product.name, CAPABILITY_WINDOW)
         finally:
             engine.dispose()
-        by_name: dict[str, list] = {}
-        for name, value, unit, low, high in rows:
-            got = by_name.setdefault(name, [])
-            if len(got) < CAPABILITY_WINDOW and value is not None:
-                got.append((value, unit, low, high))
         out = []
-        for name in sorted(by_name):
-            got = list(reversed(by_name[name]))  # oldest first
-            if not got:
-                continue
+        for name, got in sorted(latest.items()):
             _, unit, low, high = got[-1]  # the limits in force now
             cap = capability([v for v, *_ in got], low, high)
             out.append({"name": name, "unit": unit, "low": low, "high": high, "n": len(got),
