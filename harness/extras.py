@@ -31,7 +31,8 @@ class Extra(NamedTuple):
 
 EXTRAS: dict[str, Extra] = {
     "core": Extra(None, {"harness-ctest": "harness.ctest.pytest_plugin",
-                         "harness-retry": "harness.retry"}),
+                         "harness-retry": "harness.retry",
+                         "harness-shard": "harness.shard"}),
     "pyocd": Extra("pyocd", {}),  # the pyocd world and the qemu: probe; no plugin of its own
     "rtl": Extra("cocotb", {"harness-rtl": "harness.backends.cocotb.pytest_plugin"}),
     "instruments": Extra("pyvisa", {"harness-instruments": "harness.instruments.pytest_plugin"}),
@@ -72,3 +73,27 @@ def register(pluginmanager: pytest.PytestPluginManager) -> list[str]:
             pluginmanager.register(module, plugin_name)
             done.append(plugin_name)
     return done
+
+
+# labgrid (the lab extra) ships a pytest plugin of its own, loaded by its entry point: it has a
+# ``target`` fixture of its own (which would shadow the harness's) and a step logger that
+# starts once per process. The harness uses labgrid as a lab client only, so that plugin stays
+# off unless the run asks for it (``--lg-env`` or ``LG_ENV``).
+LABGRID_PLUGIN = "labgrid"
+
+
+def keep_labgrid_plugin_off(pluginmanager: pytest.PytestPluginManager,
+                            argv: list[str] | None = None) -> bool:
+    """Unregister and block labgrid's pytest plugin unless the run uses it; whether it did."""
+    import os
+    import sys
+
+    args = sys.argv if argv is None else argv
+    if os.environ.get("LG_ENV") or any(a == "--lg-env" or a.startswith("--lg-env=")
+                                       for a in args):
+        return False
+    plugin = pluginmanager.get_plugin(LABGRID_PLUGIN)
+    if plugin is not None:
+        pluginmanager.unregister(plugin, LABGRID_PLUGIN)
+    pluginmanager.set_blocked(LABGRID_PLUGIN)
+    return True

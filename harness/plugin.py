@@ -57,6 +57,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     # the plugins of the installed extras (rtl, station, ...); pytest_addoption is historic,
     # so they still add their options
     extras.register(pluginmanager)
+    extras.keep_labgrid_plugin_off(pluginmanager)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -55,8 +55,19 @@ static int streq(const char *a, const char *b)
     return *a == *b;
 }
 
+static void save_settings(void);
+
+/* A shell command's change is in the warm-reset settings before its reply goes out: a host
+ * that resets the chip (a debugger, a watchdog test) right after the OK finds it restored. */
+static void settle(void)
+{
+    if (tv_av_changed())
+        save_settings();
+}
+
 static void answer(tv_result_t r, const char *what, int value, const char *arg)
 {
+    settle();
     if (r == TR_OK)
         shell_okf("%s %d", what, value);
     else if (r == TR_BAD_ARG)
@@ -183,6 +194,7 @@ static void cmd_input(int argc, char *argv[])
         return;
     }
     tv_result_t r = tv_set_input(i);
+    settle();
     if (r == TR_OK)
         shell_okf("input %s", tv_input_name(tv_av()->input));
     else

@@ -32,7 +32,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("features", ["harness.instruments", "harness.diag", "harness.station", "harness.ctest",
                   "harness.backends.cocotb", "harness.coverage"]),
     ("plugin", ["harness.plugin", "harness.extras", "harness.hookspecs", "harness.cli",
-                "harness.report", "harness.__main__", "harness.retry", "harness.flakes"]),
+                "harness.report", "harness.__main__", "harness.retry", "harness.flakes",
+                "harness.shard"]),
 ]
 # the extra plugins' entry modules sit with the plugin, whatever package they live in
 PLUGIN_MODULE_SUFFIX = ".pytest_plugin"
