@@ -60,6 +60,7 @@ sysdeps:
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	dpkg -s postgresql >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ser2net >/dev/null || missing="$$missing ser2net"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
@@ -101,6 +102,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/suite_parallel.py
 	$(BIN)/python benchmarks/panel.py
+	$(BIN)/python benchmarks/lab.py
 
 clean:
 	$(MAKE) -C firmware clean

@@ -427,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     from .station.records_cli import add_commands as add_records_commands
 
     add_records_commands(sub)  # `harness records verify ...`, `harness records init ...`
+    from .lab.cli import add_commands as add_lab_commands
+
+    add_lab_commands(sub)  # `harness lab up N`, `harness lab status`, `harness lab down`
     args = p.parse_args(argv)
     try:
         return args.func(args)

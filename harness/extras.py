@@ -40,6 +40,8 @@ EXTRAS: dict[str, Extra] = {
     "station": Extra("sqlalchemy", {"harness-station": "harness.station.pytest_plugin"}),
     "web": Extra("fastapi", {}),  # the operator panel
     "coverage": Extra("gcovr", {"harness-coverage": "harness.coverage.pytest_plugin"}),
+    # a lab of benches on labgrid (harness lab; --lab runs the tests on one of its places)
+    "lab": Extra("labgrid", {"harness-lab": "harness.lab.pytest_plugin"}),
 }
 
 

@@ -146,6 +146,11 @@ class PyocdBackend:
     def _open_session(self) -> Any:
         from pyocd.core.helpers import ConnectHelper
 
+        if self.uid.lower().startswith("remote:"):
+            from .pyocd_remote import patch
+
+            patch()
+
         options = dict(SESSION_OPTIONS)
         if not self.uid.startswith("qemu:"):
             if self.target.bench is None:

@@ -24,20 +24,31 @@ class SerialStream:
         except ImportError:
             raise HarnessError(f"console {port}: pyserial is not installed "
                                f"(pip install pyserial)") from None
+        # a URL (rfc2217://host:port, a lab's network serial port) has no cancel_read: it is
+        # read with a short timeout, and recv() waits on until a byte or close()
+        self.url = "://" in port
         try:
-            self.port = serial.Serial(port, baud, timeout=None)
-        except (serial.SerialException, OSError) as exc:
+            if self.url:
+                self.port = serial.serial_for_url(port, baudrate=baud, timeout=0.2)
+            else:
+                self.port = serial.Serial(port, baud, timeout=None)
+        except (serial.SerialException, OSError, ValueError) as exc:
             raise HarnessError(f"console {port}: cannot open the serial port ({exc})") from None
         self.name = port
         self._closed = False
+        self._errors: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
 
     def recv(self, n: int) -> bytes:
-        if self._closed:
-            return b""
-        first = self.port.read(1)  # blocks until a byte, or cancel_read()
-        if not first:
-            return b""
-        return first + self.port.read(min(n - 1, self.port.in_waiting))
+        while not self._closed:
+            try:
+                first = self.port.read(1)  # blocks until a byte, cancel_read() or a timeout
+                if first:
+                    return first + self.port.read(min(n - 1, self.port.in_waiting))
+            except self._errors:
+                return b""  # the line went away (a lab's exporter stopped): the end
+            if not self.url:
+                return b""  # cancel_read(): shut down
+        return b""
 
     def sendall(self, data: bytes) -> None:
         self.port.write(data)

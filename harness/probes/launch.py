@@ -19,6 +19,12 @@ behave as silicon does instead:
    id keeps working (it says so; the new chip's flash is blank, or ``--kernel`` again).
    ``--no-restart`` exits instead (status 1).
 
+``--console-pty`` relays UART0's socket to a pseudo-terminal and prints ``console /dev/pts/N``
+instead: a tool that wants a serial device (ser2net under a labgrid exporter) opens that. The
+relay holds the terminal's other end open, so a client may come and go; chip output nobody
+reads waits in the terminal's buffer (about 4 KiB; more is dropped, never blocking the chip),
+and the relay reconnects when a restarted QEMU opens a new socket.
+
 The machinery (run dir, sockets, locks, the registry of in-process chips) is in
 :mod:`harness.probes.chips`; its names are re-exported here for the code that imported them
 from this module.
@@ -27,9 +33,14 @@ from this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import selectors
 import signal
+import socket
 import sys
 import threading
+import tty
 from pathlib import Path
 
 from .chips import (  # noqa: F401 (re-exported)
@@ -45,6 +56,58 @@ from .chips import (  # noqa: F401 (re-exported)
 )
 
 
+class PtyRelay:
+    """UART0's unix socket relayed both ways to a pseudo-terminal (:attr:`name`)."""
+
+    def __init__(self, console: Path, stop: threading.Event) -> None:
+        self.console, self.stop = console, stop
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # no echo, no line editing: bytes pass unchanged
+        os.set_blocking(self.master, False)
+        self.name = os.ttyname(self.slave)
+        self.thread = threading.Thread(target=self._run, name="console-pty", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.connect(str(self.console))
+                except OSError:  # QEMU restarting: its socket comes back
+                    self.stop.wait(0.05)
+                    continue
+                self._pump(sock)
+
+    def _pump(self, sock: socket.socket) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            sel.register(self.master, selectors.EVENT_READ)
+            while not self.stop.is_set():
+                for key, _ in sel.select(0.2):
+                    if key.fileobj is sock:
+                        data = sock.recv(4096)
+                        if not data:
+                            return
+                        with contextlib.suppress(BlockingIOError):
+                            os.write(self.master, data)  # a full terminal drops the rest
+                        continue
+                    try:
+                        data = os.read(self.master, 4096)
+                    except (BlockingIOError, OSError):
+                        continue
+                    try:
+                        sock.sendall(data)
+                    except OSError:
+                        return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(1.0)
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m harness.probes.launch",
@@ -57,15 +120,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="where QEMU's log is kept if QEMU dies (default: beside the run dir)")
     p.add_argument("--no-restart", action="store_true",
                    help="exit (status 1) when QEMU dies instead of starting a new one")
+    p.add_argument("--console-pty", action="store_true",
+                   help="relay the console to a pseudo-terminal and print its /dev/pts path")
     args = p.parse_args(argv)
     served = serve(args.machine, args.kernel, log_dir=args.log_dir)
-    print(f"probe   {served.uid}", flush=True)
-    print(f"console {served.console}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     died = False
+    relay = None
     try:
+        if args.console_pty:
+            relay = PtyRelay(served.console, threading.Event())
+        print(f"probe   {served.uid}", flush=True)
+        print(f"console {relay.name if relay else served.console}", flush=True)
         while not stop.is_set():
             stop.wait(0.2)
             report = served.exit_report()
@@ -81,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'the --kernel image' if args.kernel else 'blank'} again", file=sys.stderr,
                   flush=True)
     finally:
+        if relay is not None:
+            relay.close()
         served.close()
     return 1 if died else 0
 

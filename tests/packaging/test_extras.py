@@ -31,6 +31,7 @@ MODULE_EXTRA = [
     ("harness/instruments/", "instruments"),
     ("harness/diag/", "diag"),
     ("harness/station/panel/", "web"),
+    ("harness/lab/", "lab"),
     ("harness/station/", "station"),
 ]
 # a core module's import of an extra's library, made only on that extra's path
@@ -39,7 +40,10 @@ LAZY_IN_CORE = {
     ("harness/bench.py", "PyVISA"): "instruments",
 }
 # imported directly, installed by the named requirement
-COMES_WITH = {"pydantic-core": "pydantic"}
+COMES_WITH = {"pydantic-core": "pydantic",
+              "grpcio": "labgrid",  # labgrid's client speaks gRPC
+              # labgrid's fork of pyserial, installed with it: the same `serial` package
+              "pyserial-labgrid": "pyserial"}
 
 
 def _norm(name: str) -> str:
@@ -137,6 +141,6 @@ def test_register_skips_missing_and_blocked_extras(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "cocotb" else real_find_spec(name, *a))
     assert sorted(extras.register(Manager())) == [  # type: ignore[arg-type]
-        "harness-coverage", "harness-ctest", "harness-instruments", "harness-retry",
-        "harness-station"]
+        "harness-coverage", "harness-ctest", "harness-instruments", "harness-lab",
+        "harness-retry", "harness-shard", "harness-station"]
     assert registered["harness-ctest"].__name__ == "harness.ctest.pytest_plugin"

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("worlds", ["harness.backends", "harness.testing"]),
     ("session", ["harness.session"]),
     ("features", ["harness.instruments", "harness.diag", "harness.station", "harness.ctest",
-                  "harness.backends.cocotb", "harness.coverage"]),
+                  "harness.backends.cocotb", "harness.coverage", "harness.lab"]),
     ("plugin", ["harness.plugin", "harness.extras", "harness.hookspecs", "harness.cli",
                 "harness.report", "harness.__main__", "harness.retry", "harness.flakes",
                 "harness.shard"]),

@@ -1,0 +1,273 @@
+"""A place from the lab: reserve by tags, wait in line, acquire, read its resources, release.
+
+The harness acquires, it never schedules: the order in which waiting runs get places is the
+labgrid coordinator's (its reservations: a tag filter and a priority, first come first served).
+Each pytest process (each xdist worker, each station slot) is its own labgrid client, named
+``<host>/<user>-<pid>`` so that the coordinator hands a reserved place only to the process that
+reserved it.
+
+labgrid's client is :class:`harness.lab.client.LabClient` (blocking calls, bounded waits).
+
+What comes back: labgrid expires a reservation nobody polls (60 s), but keeps a place acquired
+until someone releases it. A process that dies holding a place (SIGKILL) leaves it acquired by
+its client name; :func:`release_lost` releases places whose holder on this host is a process
+that no longer exists, and every acquisition runs it first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import itertools
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import HarnessError
+from .client import LabClient, NoCoordinator
+
+DEFAULT_PORT = 20408
+TAG = re.compile(r"[a-z][a-z0-9_-]*")
+TAG_VALUE = re.compile(r"[A-Za-z0-9_.:-]+")
+POLL = 1.0  # s between polls of a waiting reservation (it expires unpolled after 60 s)
+
+
+class LabError(HarnessError):
+    """The lab could not give a place: no coordinator, no match in time, a lost resource."""
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """``chip=qsm-washer,psu=1`` → a dict; a ``ValueError`` names the bad pair."""
+    tags: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, eq, value = pair.partition("=")
+        if not eq or not TAG.fullmatch(key) or not TAG_VALUE.fullmatch(value):
+            raise ValueError(f"--lab-tags {text!r}: {pair!r} is not key=value (key: lower-case "
+                             f"letters, digits, '-', '_'; value: letters, digits, '.-_:')")
+        tags[key] = value
+    if not tags:
+        raise ValueError(f"--lab-tags {text!r}: give at least one key=value")
+    return tags
+
+
+_SESSIONS = itertools.count(1)
+
+
+def client_name() -> tuple[str, str]:
+    """(host, user) of a new labgrid client of this process: the user carries the pid (and
+    a number: the coordinator wants every session's name its own)."""
+    n = next(_SESSIONS)
+    return socket.gethostname(), f"{getpass.getuser()}-{os.getpid()}" + (f".{n}" if n > 1
+                                                                         else "")
+
+
+@dataclass
+class Resource:
+    cls: str
+    params: dict[str, Any]
+    avail: bool
+
+
+@dataclass
+class Place:
+    name: str
+    tags: dict[str, str]
+    resources: dict[str, Resource] = field(default_factory=dict)  # by resource name
+
+
+def open_client(address: str) -> LabClient:
+    """A labgrid client session of this process, named so that the coordinator hands a
+    reservation's place to this process only (``LG_HOSTNAME``/``LG_USERNAME``, read by
+    labgrid's client when the session starts)."""
+    host, user = client_name()
+    os.environ["LG_HOSTNAME"], os.environ["LG_USERNAME"] = host, user
+    address = address if ":" in address else f"{address}:{DEFAULT_PORT}"
+    try:
+        return LabClient(address)
+    except NoCoordinator as exc:
+        raise LabError(f"lab: {exc}") from None
+
+
+def _rpc(client: LabClient, name: str, request, what: str):
+    try:
+        return client._call(getattr(client.session.stub, name)(request))
+    except HarnessError as exc:
+        raise LabError(f"lab {client.address}: {what}: {exc}") from None
+
+
+def place_of(client: LabClient, name: str) -> Place:
+    p = client.session.places[name]
+    place = Place(name, dict(p.tags))
+    for r in client.resources(name):
+        place.resources[r.name] = Resource(r.cls, r.params, r.avail)
+    return place
+
+
+def reserve(client: LabClient, tags: dict[str, str], prio: float = 0.0) -> str:
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    req = pb.CreateReservationRequest(filters={"main": pb.Reservation.Filter(filter=tags)},
+                                      prio=prio)
+    return _rpc(client, "CreateReservation", req,
+                f"reserving a place with {_tags(tags)}").reservation.token
+
+
+def poll(client: LabClient, token: str) -> tuple[str, list[str]]:
+    """(state name, allocated place names) of reservation ``token``; polling keeps it."""
+    from labgrid.remote.common import Reservation
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    reply = _rpc(client, "PollReservation", pb.PollReservationRequest(token=token),
+                 "polling the reservation")
+    r = Reservation.from_pb2(reply.reservation)
+    return r.state.name, [n for group in r.allocations.values() for n in group]
+
+
+def ahead(client: LabClient, token: str) -> int:
+    """Waiting reservations that the coordinator serves before ``token``'s."""
+    rs = client.reservations()
+    mine = next((r for r in rs if r.token == token), None)
+    if mine is None:
+        return 0
+    return sum(1 for r in rs if r.token != token and r.state.name == "waiting"
+               and (-r.prio, r.created) < (-mine.prio, mine.created))
+
+
+def cancel(client: LabClient, token: str) -> None:
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    with contextlib.suppress(LabError):
+        _rpc(client, "CancelReservation", pb.CancelReservationRequest(token=token),
+             "cancelling the reservation")
+
+
+def release(client: LabClient, place: str, fromuser: str | None = None) -> None:
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    req = pb.ReleasePlaceRequest(placename=place)
+    if fromuser is not None:
+        req.fromuser = fromuser
+    _rpc(client, "ReleasePlace", req, f"releasing place {place}")
+
+
+def release_lost(client: LabClient) -> list[str]:
+    """Release places held, and cancel reservations made, by harness clients of this host whose
+    process is gone (killed before it could release); the places released."""
+    pattern = re.compile(rf"{re.escape(socket.gethostname())}/{re.escape(getpass.getuser())}"
+                         r"-(\d+)(?:\.\d+)?")
+
+    def gone(owner: str | None) -> bool:
+        m = pattern.fullmatch(owner or "")
+        return m is not None and not _alive(int(m.group(1)))
+
+    released = []
+    for name, p in sorted(client.places.items()):
+        if gone(p.acquired):
+            with contextlib.suppress(LabError):
+                release(client, name, fromuser=p.acquired)
+                released.append(name)
+    for r in client.reservations():
+        if gone(r.owner):
+            cancel(client, r.token)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tags(tags: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in tags.items())
+
+
+@dataclass
+class Held:
+    """A place this process holds, with its client and reservation."""
+
+    client: LabClient
+    place: Place
+    token: str
+
+    def release(self) -> None:
+        """Release the place and cancel the reservation; never raises (an exit path)."""
+        with contextlib.suppress(Exception):
+            release(self.client, self.place.name)
+        with contextlib.suppress(Exception):
+            cancel(self.client, self.token)
+        self.client.close()
+
+
+def acquire_place(address: str, tags: dict[str, str], timeout: float,
+                  say: Callable[[str], None] = lambda line: None) -> Held:
+    """Reserve a place matching ``tags``, wait for it (``say`` how many are ahead when that
+    changes), acquire it. :class:`LabError` when none comes within ``timeout`` s, naming the
+    tags and the places that match them."""
+    client = open_client(address)
+    token = None
+    try:
+        client.refresh(0)
+        lost = release_lost(client)
+        if lost:
+            say(f"lab: released {', '.join(lost)}: held by a process of this host that is gone")
+        matching = sorted(n for n, p in client.places.items()
+                          if all(p.tags.get(k) == v for k, v in tags.items()))
+        if not matching:
+            raise LabError(f"lab {client.address}: no place has the tags {_tags(tags)} "
+                           f"(places: {', '.join(sorted(client.places)) or 'none'})")
+        token = reserve(client, tags)
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            state, allocated = poll(client, token)
+            if state in ("allocated", "acquired") and allocated:
+                break
+            if state in ("expired", "invalid"):
+                raise LabError(f"lab {client.address}: the reservation for {_tags(tags)} "
+                               f"became {state}")
+            if time.monotonic() > deadline:
+                raise LabError(f"lab {client.address}: no place with {_tags(tags)} within "
+                               f"{timeout:g} s (--lab-timeout); {len(matching)} match: "
+                               f"{', '.join(matching)}")
+            n = ahead(client, token)
+            if n != last:
+                say(f"waiting for a place with {_tags(tags)}: {n} ahead")
+                last = n
+            client.refresh(POLL)
+        name = allocated[0]
+        try:
+            client.acquire(name)
+        except HarnessError as exc:
+            raise LabError(f"lab {client.address}: acquiring place {name}: {exc}") from None
+        client.refresh(0)
+        return Held(client, place_of(client, name), token)
+    except BaseException:
+        if token is not None:
+            cancel(client, token)
+        client.close()
+        raise
+
+
+def lost_resources(held: Held) -> str:
+    """What of ``held``'s place the coordinator now sees offline ("" when nothing): its
+    exporter stopped or its host went away."""
+    try:
+        held.client.refresh(0)
+        now = {r.name: r for r in held.client.resources(held.place.name)}
+    except Exception as exc:  # the coordinator itself is gone
+        return f"place {held.place.name}: the coordinator {held.client.address} is gone ({exc})"
+    lost = [f"{name} ({r.cls})" for name, r in sorted(held.place.resources.items())
+            if name not in now or not now[name].avail]
+    if not lost:
+        return ""
+    return (f"place {held.place.name} lost {', '.join(lost)}: its exporter "
+            f"({held.place.tags.get('host', 'its host')}) no longer publishes them")

@@ -1,0 +1,157 @@
+"""A connection to a labgrid coordinator through labgrid's own Python client.
+
+:class:`LabClient` runs labgrid's asyncio :class:`ClientSession` on a private event loop and
+offers blocking calls with bounded waits: places, resources, reservations, creating a place,
+acquiring and releasing one. Between calls the loop does not run; :meth:`LabClient.refresh`
+lets the session take in the coordinator's updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import patience
+from ..errors import HarnessError
+
+
+class NoCoordinator(HarnessError):
+    """No labgrid coordinator answers at the address."""
+
+
+@dataclass(frozen=True)
+class PlaceResource:
+    """A resource matched by a place: where it is and what a client needs to open it."""
+
+    exporter: str
+    group: str
+    cls: str
+    name: str
+    params: dict[str, Any]
+    avail: bool
+    acquired: str | None
+
+
+class LabClient:
+    def __init__(self, address: str, timeout: float | None = None) -> None:
+        from labgrid.remote.client import ClientSession
+
+        self.address = address
+        self.loop = asyncio.new_event_loop()
+        # grpc's asyncio channel binds to the current loop when it is made
+        asyncio.set_event_loop(self.loop)
+        self.session = ClientSession(address, self.loop)
+        seconds = patience.limit("socket") if timeout is None else timeout
+        try:
+            self.loop.run_until_complete(asyncio.wait_for(self.session.start(), seconds))
+        except Exception as exc:
+            self.close()
+            raise NoCoordinator(f"no labgrid coordinator answers at {address} "
+                                f"({type(exc).__name__}: {exc or 'timed out'})") from None
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, seconds: float = 0.1) -> None:
+        """Let the session take in updates for ``seconds`` (and sync with the coordinator)."""
+        self.loop.run_until_complete(asyncio.sleep(seconds))
+        self._call(self.session.sync_with_coordinator())
+
+    @property
+    def places(self) -> dict[str, Any]:
+        return dict(self.session.places)
+
+    def resources(self, place_name: str) -> list[PlaceResource]:
+        """The resources ``place_name`` matches, with their current params."""
+        place = self.session.places[place_name]
+        out = []
+        for exporter, groups in sorted(self.session.resources.items()):
+            for group, resources in sorted(groups.items()):
+                for name, entry in sorted(resources.items()):
+                    if "cls" not in entry.data:  # withdrawn: its exporter went away
+                        continue
+                    match = place.getmatch((exporter, group, entry.cls, name))
+                    if match is None:
+                        continue
+                    out.append(PlaceResource(exporter, group, entry.cls,
+                                             match.rename or name, dict(entry.params),
+                                             bool(entry.avail), entry.acquired))
+        return out
+
+    def reservations(self) -> list[Any]:
+        from labgrid.remote.common import Reservation
+        from labgrid.remote.generated import (
+            labgrid_coordinator_pb2 as pb2,
+        )
+
+        reply = self._call(self.session.stub.GetReservations(pb2.GetReservationsRequest()))
+        return [Reservation.from_pb2(r) for r in reply.reservations]
+
+    # -- changing ---------------------------------------------------------------------------
+    def add_place(self, name: str, pattern: str, tags: dict[str, str]) -> None:
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        stub = self.session.stub
+        self._call(stub.AddPlace(pb2.AddPlaceRequest(name=name)))
+        self._call(stub.AddPlaceMatch(pb2.AddPlaceMatchRequest(placename=name,
+                                                               pattern=pattern)))
+        self._call(stub.SetPlaceTags(pb2.SetPlaceTagsRequest(placename=name, tags=tags)))
+
+    def acquire(self, name: str) -> None:
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        self._call(self.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=name)))
+        self.refresh(0)
+
+    def release(self, name: str) -> None:
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        self._call(self.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=name)))
+        self.refresh(0)
+
+    def wait(self, check: Callable[[], object], seconds: float, what: str) -> object:
+        """Refresh until ``check()`` returns something true, at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            found = check()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{what}: not within {seconds:.1f} s "
+                                   f"(coordinator {self.address})")
+            self.refresh(0.1)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _call(self, coro: Any) -> Any:
+        import grpc
+
+        try:
+            return self.loop.run_until_complete(
+                asyncio.wait_for(coro, patience.limit("socket")))
+        except TimeoutError:
+            raise NoCoordinator(f"the labgrid coordinator at {self.address} stopped "
+                                "answering") from None
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise NoCoordinator(f"the labgrid coordinator at {self.address} is gone: "
+                                    f"{exc.details()}") from None
+            raise HarnessError(f"labgrid coordinator {self.address}: {exc.details()}") from None
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(
+                asyncio.wait_for(self.session.stop(), patience.limit("socket")))
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(self.session.close())
+        self.loop.close()
+        asyncio.set_event_loop(None)
+
+    def __enter__(self) -> LabClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,61 @@
+"""A lab place as a bench inventory: the pyocd world then runs on it as on a local bench.
+
+A place's resources (what an exporter publishes: see :mod:`harness.lab`):
+
+* ``probe``   class ``PyOCDServer`` (ours, passed through by labgrid's exporter): pyOCD's
+              ``pyocd server`` on the bench host, opened as pyOCD's ``remote:HOST:PORT`` probe;
+* ``console`` class ``NetworkSerialPort`` (labgrid's: ser2net with RFC 2217 on the bench host
+              while the place is acquired), opened as pyserial's ``rfc2217://HOST:PORT``
+              (``ign_set_control``: a pty behind it has no modem lines to report);
+* ``VISAResource`` (ours), any number: an instrument's VISA resource string with its kind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .acquire import LabError, Place
+
+PROBE = "PyOCDServer"
+CONSOLE = "NetworkSerialPort"
+VISA = "VISAResource"
+
+
+def inventory(place: Place, coordinator: str) -> dict:
+    """The bench inventory (the fields of ``harness.bench.Bench``) of one place, as slot 1."""
+    probes = [r for r in place.resources.values() if r.cls == PROBE]
+    if not probes:
+        raise LabError(f"lab place {place.name}: no {PROBE} resource (its resources: "
+                       f"{_list(place)})")
+    probe = probes[0].params
+    entry: dict = {"uid": f"remote:{probe['host']}:{int(probe['port'])}", "slot": 1,
+                   "tags": ["lab", f"place={place.name}"]}
+    consoles = [r for r in place.resources.values() if r.cls == CONSOLE]
+    if consoles:
+        c = consoles[0].params
+        if not c.get("port"):
+            raise LabError(f"lab place {place.name}: its console has no port (the exporter's "
+                           f"ser2net is not running)")
+        entry["console"] = f"rfc2217://{c['host']}:{int(c['port'])}?ign_set_control"
+    instruments = []
+    for name, r in sorted(place.resources.items()):
+        if r.cls == VISA:
+            instruments.append({"name": name, "kind": r.params["kind"],
+                                "resource": r.params["resource"], "slot": 1})
+    return {"name": place.name,
+            "description": f"lab place {place.name} from {coordinator} "
+                           f"({', '.join(f'{k}={v}' for k, v in sorted(place.tags.items()))})",
+            "probes": [entry], "instruments": instruments}
+
+
+def write_inventory(place: Place, coordinator: str, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"lab-{place.name}.yaml"
+    path.write_text(yaml.safe_dump(inventory(place, coordinator), sort_keys=False))
+    return path
+
+
+def _list(place: Place) -> str:
+    return ", ".join(f"{n} ({r.cls})" for n, r in sorted(place.resources.items())) or "none"
