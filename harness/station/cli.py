@@ -210,7 +210,8 @@ def cmd_station_run(args) -> int:
 def _station_run(args, stop):
     from .product import load_product
     from .serials import shown, split
-    from .station import Station, bench_slots
+    from .station import Station
+    from .where import line_of
 
     targets_dir = Path(args.targets_dir)
     product = load_product(args.product, targets_dir)
@@ -220,16 +221,11 @@ def _station_run(args, stop):
     if not ok:
         print("station: no valid serial number to test", file=sys.stderr)
         return None
-    bench = Path(args.bench) if args.bench else product.root / "targets/benches/emulated.yaml"
-    slots = bench_slots(bench, args.slots)
-    results = Path(args.results) if args.results else product.root / "results"
-    db = args.db or f"sqlite:///{results.resolve() / 'harness.db'}"
-    if not args.create:
-        open_existing(db, create_hint=True).dispose()
+    line = line_of(args, product)
     operator = args.operator or getpass.getuser()
     # the terminal answers the units' operator prompts unless it is the scanner
     asks = not (args.stdin or (not args.serials and not args.file)) and _terminal()
-    with LiveProgress(slots) as progress:
+    with LiveProgress(line.slots) as progress:
         listener = progress
         if asks:
             prompts = TerminalPrompts(progress, operator)
@@ -237,8 +233,8 @@ def _station_run(args, stop):
             def listener(event: str, data: dict) -> None:
                 progress(event, data)
                 prompts(event, data)
-        station = Station(product, slots, db, args.station or socket.gethostname(),
-                          operator, results.resolve(), bench,
+        station = Station(product, line.slots, line.db, args.station or socket.gethostname(),
+                          operator, line.results, line.bench,
                           retries=args.retries, extra_args=args.pytest_arg or [],
                           listener=listener, db_wait=args.db_wait, stop=stop, prompts=asks)
         return station.run(ok, refused)

@@ -54,8 +54,8 @@ def loopback(host: str) -> bool:
 
 def cmd_station_serve(args) -> int:
     from ..product import load_product
-    from ..station import Station, Stop, bench_slots
-    from ..stores import open_existing
+    from ..station import Station, Stop
+    from ..where import line_of
 
     token = args.token or os.environ.get(ENV_TOKEN) or None
     if not loopback(args.host) and not token:
@@ -64,15 +64,10 @@ def cmd_station_serve(args) -> int:
               file=sys.stderr)
         return 2
     product = load_product(args.product, Path(args.targets_dir))
-    bench = Path(args.bench) if args.bench else product.root / "targets/benches/emulated.yaml"
-    slots = bench_slots(bench, args.slots)
-    results = Path(args.results) if args.results else product.root / "results"
-    db = args.db or f"sqlite:///{results.resolve() / 'harness.db'}"
-    if not args.create:
-        open_existing(db, create_hint=True).dispose()
+    line = line_of(args, product)
     stop = Stop()
-    station = Station(product, slots, db, args.station or socket.gethostname(),
-                      "unknown", results.resolve(), bench, extra_args=args.pytest_arg or [],
+    station = Station(product, line.slots, line.db, args.station or socket.gethostname(),
+                      "unknown", line.results, line.bench, extra_args=args.pytest_arg or [],
                       db_wait=args.db_wait, stop=Stop(), prompts=True)
     with stop.on_signals(), station.prepared():
         return _serve(args, station, stop, token)
