@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.backends.cocotb.client import BusError
 from harness.backends.cocotb.rtl import open_rtl
 from harness.errors import DutLost, HarnessError
 
@@ -62,12 +63,30 @@ def test_failing_test_keeps_its_waveform(pytester, request):
         @pytest.mark.rtl_block("qsm_pwm")
         def test_passes(rtl):
             rtl.wait_cycles(5)
+
+        @pytest.mark.rtl_block("qsm_pwm")
+        def test_writes_late(rtl):
+            rtl.wait_cycles(5)
+            rtl.memory.write_u32(rtl.base + 0x40, 1)   # PSLVERR after the last call
     """)
     res = pytester.runpytest_subprocess("-p", "no:harness-instruments", "-p",
                                         "no:harness-station", "--rtl-waves")
-    res.assert_outcomes(failed=1, passed=1)
+    res.assert_outcomes(failed=1, passed=2, errors=1)
     res.stdout.fnmatch_lines(["*rtl waveform: qsm_pwm*", "*test_fails*qsm_pwm.*"])
+    res.stdout.fnmatch_lines(["*ERROR at teardown of test_writes_late*",
+                              "*BusError: qsm_pwm: bus error (PSLVERR) at block offset 0x40 in a "
+                              "posted WRITE*"])
     waves = list(pytester.path.glob("results/rtl/*/qsm_pwm-0/*.fst"))
     waves += list(pytester.path.glob("results/rtl/*/qsm_pwm-0/*.vcd"))
-    assert [w.parent.parent.name for w in waves] == ["test_w.py_test_fails"]
-    assert waves[0].stat().st_size > 0
+    assert sorted(w.parent.parent.name for w in waves) == ["test_w.py_test_fails",
+                                                          "test_w.py_test_writes_late"]
+    assert all(w.stat().st_size > 0 for w in waves)
+
+
+def test_a_posted_failure_nothing_collected_fails_the_close(block, dirs, rtl_simulator):
+    rtl = open_rtl(block, simulator=rtl_simulator, waves=False, **dirs)
+    rtl.memory.write_u32(rtl.base + 0x40, 1)     # PSLVERR; no later call to report it
+    outcome = rtl.close()
+    assert outcome.startswith("failed: a posted request failed unnoticed")
+    assert "bus error (PSLVERR) at block offset 0x40 in a posted WRITE" in outcome
+    assert isinstance(rtl.uncollected, BusError)

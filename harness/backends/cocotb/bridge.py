@@ -3,9 +3,13 @@
 Environment (set by the runner): ``HARNESS_RTL_SOCKET`` (the unix socket the test process
 listens on), ``HARNESS_RTL_BLOCK`` (JSON: clock, reset, bus prefix, pins),
 ``HARNESS_RTL_TIMEOUT`` (seconds of silence after which the simulation gives up: a dead or hung
-test process never keeps a simulator alive), ``HARNESS_RTL_READS`` (for ``apb_read_rate``).
+test process never keeps a simulator alive; 0: never), and for the ``apb_rate`` baseline
+``HARNESS_RTL_READS`` (how many of each), ``HARNESS_RTL_OFFSET`` (the register written),
+``HARNESS_RTL_RESULT`` (a JSON file).
 
 While the bridge waits for a request the simulator is blocked, so simulated time stands still.
+Requests are executed in order, one at a time, whether the client waited for the previous
+reply or not (see ``wire`` for posted requests and how a failure skips what follows it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import socket
 import struct
 import time
+from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
@@ -119,6 +124,30 @@ class Server:
         raise ValueError(f"unknown op {op}")
 
 
+READ_OK = struct.Struct(wire.REPLY.format + "I")   # a reply with one word of payload
+
+
+@dataclass
+class _Fault:
+    """A failed request; nothing more of its epoch is executed until the client moves on."""
+
+    epoch: int
+    status: int
+    op: int
+    value: int
+    payload: bytes
+    reported: bool          # its own reply said so (it was not posted)
+    skipped: int = 0
+
+    def reply(self) -> bytes:
+        """The reply to a skipped request: the failure itself, once; then SKIPPED."""
+        if self.reported:
+            return wire.REPLY.pack(wire.SKIPPED, 0, 0, 0, 0)
+        self.reported = True
+        return wire.REPLY.pack(self.status, self.op, min(self.skipped, 0xFFFF), self.value,
+                               len(self.payload)) + self.payload
+
+
 @cocotb.test()
 async def serve(dut):
     """Connect to the test process and serve it until FINISH (or it disappears)."""
@@ -126,37 +155,72 @@ async def serve(dut):
     clock, apb, pins = await _start(dut, cfg)
     server = Server(dut, cfg, clock, apb, pins)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(float(os.environ.get("HARNESS_RTL_TIMEOUT", "120")))
+    timeout = float(os.environ.get("HARNESS_RTL_TIMEOUT", "120"))
+    sock.settimeout(timeout if timeout > 0 else None)
     sock.connect(os.environ["HARNESS_RTL_SOCKET"])
+    channel = wire.Channel(sock, timeout if timeout > 0 else None)
+    fault: _Fault | None = None
+    served = 0
     try:
-        sock.sendall(wire.REPLY.pack(wire.OK, clock.cycles, 0))  # hello: ready, at cycle 0
+        channel.send(wire.REPLY.pack(wire.OK, 0, 0, clock.cycles, 0))  # hello: ready, cycle 0
         while True:
             try:
-                op, pin, _, a, b = wire.REQUEST.unpack(wire.recv_exact(sock, wire.REQUEST.size))
-                data = wire.recv_exact(sock, 4 * b) if op == wire.WRITE else b""
+                op, pin, flags, a, b = wire.REQUEST.unpack(channel.recv_exact(wire.REQUEST.size))
+                data = channel.recv_exact(4 * b) if op == wire.WRITE else b""
             except (ConnectionError, TimeoutError) as exc:
                 raise RuntimeError(f"test process lost: {exc}") from None
+            served += 1
+            posted = flags & wire.POSTED
+            epoch = flags >> 8
+            if fault is not None and fault.epoch != epoch:
+                fault = None                    # the client has seen the failure
+            if fault is not None:               # skipped: an earlier request of this epoch failed
+                fault.skipped += 1
+                if not posted:
+                    channel.queue(fault.reply())
+                if op != wire.FINISH:
+                    continue
             if op == wire.FINISH:
-                sock.sendall(wire.REPLY.pack(wire.OK, clock.cycles, 0))
+                if fault is None:
+                    channel.queue(wire.REPLY.pack(wire.OK, 0, 0, clock.cycles, 0))
+                channel.flush()
+                dut._log.info(f"bridge: {served} requests served; waits for the test process: "
+                              f"{channel.spins} spun, {channel.blocks} blocked, "
+                              f"{channel.preempted} spins preempted")
                 return
-            try:
-                status, value, payload = await server.handle(op, pin, a, b, data)
-            except (ValueError, AttributeError, struct.error) as exc:
-                status, value, payload = wire.BAD, 0, str(exc).encode()
-            sock.sendall(wire.REPLY.pack(status, value, len(payload)) + payload)
+            if op == wire.READ and b == 1:      # the most common request, the short way
+                word, err = await apb.read(a)
+                if not err:
+                    if not posted:
+                        channel.queue(READ_OK.pack(wire.OK, 0, 0, 0, 4, word))
+                    continue
+                status, value, payload = wire.BUS_ERROR, a, b""
+            else:
+                try:
+                    status, value, payload = await server.handle(op, pin, a, b, data)
+                except (ValueError, AttributeError, struct.error) as exc:
+                    status, value, payload = wire.BAD, 0, str(exc).encode()
+            if status in wire.ERRORS:
+                fault = _Fault(epoch, status, op, value, payload, reported=not posted)
+            if not posted:   # sent when the next request is not here yet: pipelined replies
+                channel.queue(wire.REPLY.pack(status, 0, 0, value, len(payload)) + payload)
     finally:
         sock.close()
 
 
 @cocotb.test()
-async def apb_read_rate(dut):
-    """The benchmark's baseline: register reads issued inside the simulator, no bridge."""
+async def apb_rate(dut):
+    """The benchmark's baseline: register reads, then writes, issued inside the simulator."""
     cfg = _config()
     clock, apb, _ = await _start(dut, cfg)
     n = int(os.environ.get("HARNESS_RTL_READS", "2000"))
+    offset = int(os.environ.get("HARNESS_RTL_OFFSET", "0"))
     t0 = time.perf_counter()
     for i in range(n):
         await apb.read(4 * (i % 8))
-    elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for i in range(n):
+        await apb.write(offset, i & 0xFF)
+    t2 = time.perf_counter()
     with open(os.environ["HARNESS_RTL_RESULT"], "w") as f:
-        json.dump({"reads": n, "seconds": elapsed}, f)
+        json.dump({"ops": n, "read_seconds": t1 - t0, "write_seconds": t2 - t1}, f)

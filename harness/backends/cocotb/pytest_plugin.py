@@ -8,8 +8,10 @@
 
 Options: ``--rtl-simulator icarus|verilator`` (default: ``$HARNESS_RTL_SIMULATOR`` or icarus),
 ``--rtl-waves`` / ``--no-rtl-waves``. Each block gets a run directory under
-``<results>/rtl/<test>/``; the waveform (FST) of a failing test is kept and attached to its
-report, a passing test's is deleted. Heavy imports happen only when a fixture is used.
+``<results>/rtl/<test>/``; the waveform (FST on Icarus, VCD on Verilator) of a failing test is
+kept and attached to its report, a passing test's is deleted. A posted write that failed after
+the test's last call fails the test's teardown with its error. Heavy imports happen only when
+a fixture is used.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ def rtl_factory(request: pytest.FixtureRequest, rtl_blocks, rtl_simulator):
             problems.append(r.diagnosis())
     call = item.stash.get(_CALL, None)
     if call is not None and call.passed:
+        late = next((r.uncollected for r in opened if r.uncollected is not None), None)
+        if late is not None:  # a posted write failed after the test's last read: its error
+            raise late
         for r in opened:  # a passing test leaves nothing behind
             shutil.rmtree(r.thread.run_dir, ignore_errors=True)
         if problems:

