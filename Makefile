@@ -35,7 +35,8 @@ panel: sysdeps venv firmware
 test: sysdeps venv firmware lint
 	@mkdir -p $(RESULTS)
 	$(PYTEST) tests firmware --operator-answers tests/line/answers.yaml \
-	    --junitxml=$(RESULTS)/junit.xml
+	    --ignore=tests/integration/lab --junitxml=$(RESULTS)/junit.xml
+	$(BIN)/pytest -p no:cacheprovider tests/integration/lab --junitxml=$(RESULTS)/junit-lab.xml
 	$(PYTEST) tests/acceptance firmware --world pyocd --probe qemu:auto \
 	    --junitxml=$(RESULTS)/junit-pyocd.xml
 
