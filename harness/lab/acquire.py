@@ -16,7 +16,6 @@ that no longer exists, and every acquisition runs it first.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import itertools
 import os
@@ -25,10 +24,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import HarnessError
-from .client import LabClient, NoCoordinator
+from .client import LabClient, NoCoordinator, PlaceResource
 
 DEFAULT_PORT = 20408
 TAG = re.compile(r"[a-z][a-z0-9_-]*")
@@ -66,17 +64,10 @@ def client_name() -> tuple[str, str]:
 
 
 @dataclass
-class Resource:
-    cls: str
-    params: dict[str, Any]
-    avail: bool
-
-
-@dataclass
 class Place:
     name: str
     tags: dict[str, str]
-    resources: dict[str, Resource] = field(default_factory=dict)  # by resource name
+    resources: dict[str, PlaceResource] = field(default_factory=dict)  # by resource name
 
 
 def open_client(address: str) -> LabClient:
@@ -92,39 +83,9 @@ def open_client(address: str) -> LabClient:
         raise LabError(f"lab: {exc}") from None
 
 
-def _rpc(client: LabClient, name: str, request, what: str):
-    try:
-        return client._call(getattr(client.session.stub, name)(request))
-    except HarnessError as exc:
-        raise LabError(f"lab {client.address}: {what}: {exc}") from None
-
-
 def place_of(client: LabClient, name: str) -> Place:
-    p = client.session.places[name]
-    place = Place(name, dict(p.tags))
-    for r in client.resources(name):
-        place.resources[r.name] = Resource(r.cls, r.params, r.avail)
-    return place
-
-
-def reserve(client: LabClient, tags: dict[str, str], prio: float = 0.0) -> str:
-    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
-
-    req = pb.CreateReservationRequest(filters={"main": pb.Reservation.Filter(filter=tags)},
-                                      prio=prio)
-    return _rpc(client, "CreateReservation", req,
-                f"reserving a place with {_tags(tags)}").reservation.token
-
-
-def poll(client: LabClient, token: str) -> tuple[str, list[str]]:
-    """(state name, allocated place names) of reservation ``token``; polling keeps it."""
-    from labgrid.remote.common import Reservation
-    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
-
-    reply = _rpc(client, "PollReservation", pb.PollReservationRequest(token=token),
-                 "polling the reservation")
-    r = Reservation.from_pb2(reply.reservation)
-    return r.state.name, [n for group in r.allocations.values() for n in group]
+    return Place(name, dict(client.places[name].tags),
+                 {r.name: r for r in client.resources(name)})
 
 
 def ahead(client: LabClient, token: str) -> int:
@@ -137,21 +98,13 @@ def ahead(client: LabClient, token: str) -> int:
                and (-r.prio, r.created) < (-mine.prio, mine.created))
 
 
-def cancel(client: LabClient, token: str) -> None:
-    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
-
-    with contextlib.suppress(LabError):
-        _rpc(client, "CancelReservation", pb.CancelReservationRequest(token=token),
-             "cancelling the reservation")
-
-
-def release(client: LabClient, place: str, fromuser: str | None = None) -> None:
-    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
-
-    req = pb.ReleasePlaceRequest(placename=place)
-    if fromuser is not None:
-        req.fromuser = fromuser
-    _rpc(client, "ReleasePlace", req, f"releasing place {place}")
+def _quietly(call: Callable[..., object], *args: object, **kwargs: object) -> bool:
+    """``call(*args, **kwargs)`` on an exit path: whether it worked (not raised if not)."""
+    try:
+        call(*args, **kwargs)
+    except HarnessError:
+        return False
+    return True
 
 
 def release_lost(client: LabClient) -> list[str]:
@@ -166,13 +119,11 @@ def release_lost(client: LabClient) -> list[str]:
 
     released = []
     for name, p in sorted(client.places.items()):
-        if gone(p.acquired):
-            with contextlib.suppress(LabError):
-                release(client, name, fromuser=p.acquired)
-                released.append(name)
+        if gone(p.acquired) and _quietly(client.release, name, fromuser=p.acquired):
+            released.append(name)
     for r in client.reservations():
         if gone(r.owner):
-            cancel(client, r.token)
+            _quietly(client.cancel, r.token)
     return released
 
 
@@ -200,10 +151,8 @@ class Held:
 
     def release(self) -> None:
         """Release the place and cancel the reservation; never raises (an exit path)."""
-        with contextlib.suppress(Exception):
-            release(self.client, self.place.name)
-        with contextlib.suppress(Exception):
-            cancel(self.client, self.token)
+        _quietly(self.client.release, self.place.name)
+        _quietly(self.client.cancel, self.token)
         self.client.close()
 
 
@@ -224,11 +173,11 @@ def acquire_place(address: str, tags: dict[str, str], timeout: float,
         if not matching:
             raise LabError(f"lab {client.address}: no place has the tags {_tags(tags)} "
                            f"(places: {', '.join(sorted(client.places)) or 'none'})")
-        token = reserve(client, tags)
+        token = client.reserve(tags)
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            state, allocated = poll(client, token)
+            state, allocated = client.poll(token)
             if state in ("allocated", "acquired") and allocated:
                 break
             if state in ("expired", "invalid"):
@@ -243,17 +192,14 @@ def acquire_place(address: str, tags: dict[str, str], timeout: float,
                 say(f"waiting for a place with {_tags(tags)}: {n} ahead")
                 last = n
             client.refresh(POLL)
-        name = allocated[0]
-        try:
-            client.acquire(name)
-        except HarnessError as exc:
-            raise LabError(f"lab {client.address}: acquiring place {name}: {exc}") from None
-        client.refresh(0)
-        return Held(client, place_of(client, name), token)
-    except BaseException:
+        client.acquire(allocated[0])
+        return Held(client, place_of(client, allocated[0]), token)
+    except BaseException as exc:
         if token is not None:
-            cancel(client, token)
+            _quietly(client.cancel, token)
         client.close()
+        if isinstance(exc, HarnessError) and not isinstance(exc, LabError):
+            raise LabError(f"lab {client.address}: {exc}") from None
         raise
 
 

@@ -105,11 +105,40 @@ class LabClient:
         self._call(self.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=name)))
         self.refresh(0)
 
-    def release(self, name: str) -> None:
+    def release(self, name: str, fromuser: str | None = None) -> None:
+        """Release ``name``; ``fromuser``: only if that client holds it."""
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
-        self._call(self.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=name)))
+        req = pb2.ReleasePlaceRequest(placename=name)
+        if fromuser is not None:
+            req.fromuser = fromuser
+        self._call(self.session.stub.ReleasePlace(req))
         self.refresh(0)
+
+    # -- reservations -----------------------------------------------------------------------
+    def reserve(self, tags: dict[str, str], prio: float = 0.0) -> str:
+        """A reservation for a place with ``tags``; its token."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        req = pb2.CreateReservationRequest(
+            filters={"main": pb2.Reservation.Filter(filter=tags)}, prio=prio)
+        return self._call(self.session.stub.CreateReservation(req)).reservation.token
+
+    def poll(self, token: str) -> tuple[str, list[str]]:
+        """(state name, allocated place names) of reservation ``token``; polling keeps it."""
+        from labgrid.remote.common import Reservation
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        reply = self._call(self.session.stub.PollReservation(
+            pb2.PollReservationRequest(token=token)))
+        r = Reservation.from_pb2(reply.reservation)
+        return r.state.name, [n for group in r.allocations.values() for n in group]
+
+    def cancel(self, token: str) -> None:
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        self._call(self.session.stub.CancelReservation(
+            pb2.CancelReservationRequest(token=token)))
 
     def wait(self, check: Callable[[], object], seconds: float, what: str) -> object:
         """Refresh until ``check()`` returns something true, at most ``seconds``."""

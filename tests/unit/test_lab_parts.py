@@ -7,7 +7,8 @@ import pytest
 
 from harness.bench import Bench
 from harness.extras import keep_labgrid_plugin_off
-from harness.lab.acquire import LabError, Place, Resource, parse_tags
+from harness.lab.acquire import LabError, Place, parse_tags
+from harness.lab.client import PlaceResource
 from harness.lab.inventory import inventory
 
 
@@ -18,13 +19,16 @@ def test_tags_parse_and_bad_pairs_are_named():
             parse_tags(bad)
 
 
-def _place(**resources: Resource) -> Place:
+def _res(cls: str, params: dict) -> PlaceResource:
+    return PlaceResource("host-2", "bench-2-1", cls, "", params, True, None)
+
+
+def _place(**resources: PlaceResource) -> Place:
     return Place("bench-2-1", {"chip": "qsm-washer", "host": "host-2"}, dict(resources))
 
 
-PROBE = Resource("PyOCDServer", {"host": "10.0.0.7", "port": 5555, "uid": "x"}, True)
-CONSOLE = Resource("NetworkSerialPort", {"host": "10.0.0.7", "port": 40001, "speed": 115200},
-                   True)
+PROBE = _res("PyOCDServer", {"host": "10.0.0.7", "port": 5555, "uid": "x"})
+CONSOLE = _res("NetworkSerialPort", {"host": "10.0.0.7", "port": 40001, "speed": 115200})
 
 
 def test_a_place_is_a_one_slot_bench_of_the_pyocd_world():
@@ -39,7 +43,7 @@ def test_a_place_is_a_one_slot_bench_of_the_pyocd_world():
 def test_a_place_without_a_probe_or_a_live_console_is_refused_by_name():
     with pytest.raises(LabError, match="bench-2-1: no PyOCDServer"):
         inventory(_place(console=CONSOLE), "lab")
-    idle = Resource("NetworkSerialPort", {"host": "h", "port": None}, True)
+    idle = _res("NetworkSerialPort", {"host": "h", "port": None})
     with pytest.raises(LabError, match="console has no port"):
         inventory(_place(probe=PROBE, console=idle), "lab")
 

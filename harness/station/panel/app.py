@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from .line import PanelLine, Refused
 COOKIE = "harness_panel"
 CSRF_HEADER = "x-harness-panel"
 KEEPALIVE = 15.0  # s between comments on a quiet event stream (proxies close idle ones)
+WAIT = 1.0  # s an event stream waits for a change before it looks whether its page is gone
 IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
           ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml"}
 HEADERS = {
@@ -127,9 +129,11 @@ async def _body(request: Request) -> dict:
 
 
 def make_app(line: PanelLine, *, token: str | None = None,
-             hosts: set[str] | None = None, poll: float = 0.1) -> FastAPI:
+             hosts: set[str] | None = None) -> FastAPI:
     """The application for ``line``. ``hosts``: the host names it answers to (None: any);
     ``token``: required of every request when set."""
+    # one thread per open event stream, at most while a change is awaited (WAIT s)
+    waiters = ThreadPoolExecutor(max_workers=64, thread_name_prefix="panel-events")
     app = FastAPI(title="harness station panel", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.add_middleware(_Guard, token=token, hosts=hosts)
@@ -154,25 +158,23 @@ def make_app(line: PanelLine, *, token: str | None = None,
     @app.get("/api/events")
     async def events(request: Request):
         async def stream():
-            seen = -1
-            quiet = 0.0
+            seen, quiet = -1, 0.0
+            loop = asyncio.get_running_loop()
             yield "retry: 1000\n\n"  # reconnect within a second after a drop
-            while True:
-                version = line.shift.version
-                if version != seen:
-                    snap = line.shift.snapshot()
-                    seen = snap["version"]
-                    yield f"id: {seen}\nevent: snapshot\ndata: {json.dumps(snap)}\n\n"
-                    quiet = 0.0
-                    if snap["closed"]:
-                        return
-                elif quiet >= KEEPALIVE:
-                    yield ": keepalive\n\n"
-                    quiet = 0.0
-                if await request.is_disconnected():
+            while not await request.is_disconnected():
+                # the shift's own change signal, waited for in a thread of the panel's pool
+                version = await loop.run_in_executor(waiters, line.shift.wait, seen, WAIT)
+                if version == seen:
+                    quiet += WAIT
+                    if quiet >= KEEPALIVE:
+                        yield ": keepalive\n\n"
+                        quiet = 0.0
+                    continue
+                snap = line.shift.snapshot()
+                seen, quiet = snap["version"], 0.0
+                yield f"id: {seen}\nevent: snapshot\ndata: {json.dumps(snap)}\n\n"
+                if snap["closed"]:
                     return
-                await asyncio.sleep(poll)
-                quiet += poll
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",

@@ -36,7 +36,6 @@ class _Unit:
     serial: str
     thread: threading.Thread
     abort: Stop
-    unit_dir: object = None
 
 
 class PanelLine:
@@ -52,7 +51,7 @@ class PanelLine:
         self._units: dict[int, _Unit] = {}
         self._lock = threading.Lock()
         self._requests: OrderedDict[str, dict] = OrderedDict()
-        self._dirs: dict[int, object] = {}
+        self._dirs: dict[int, Path] = {}  # slot → its unit's results directory
 
     # -- operator actions --------------------------------------------------------------------
     def begin_shift(self, operator: str) -> None:
@@ -140,7 +139,7 @@ class PanelLine:
             raise LookupError(f"slot {slot}: the unit's directory is not known yet")
         prompt = Prompt.from_event(open_)
         try:
-            return write_answer(Path(str(unit_dir)), prompt, raw,
+            return write_answer(unit_dir, prompt, raw,
                                 self.shift.operator or "unknown")
         except ValueError as exc:
             self.shift.refused_answer(slot, str(exc))
@@ -164,7 +163,7 @@ class PanelLine:
     # -- the engine's events -----------------------------------------------------------------
     def _on_event(self, event: str, data: dict) -> None:
         if event == "start":
-            self._dirs[data["slot"]] = data.get("dir")
+            self._dirs[data["slot"]] = Path(data["dir"])
         self.shift.on_event(event, data)
 
     # -- the shift's figures -----------------------------------------------------------------
