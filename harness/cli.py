@@ -109,16 +109,11 @@ def check_target(target, root: Path, firmware: str | None = None) -> list[str]:
 
 
 def _image(args, target):
-    from .firmware import build, load_image, load_override
+    from .firmware import built_image, load_override
 
-    root = _catalog(args).root
-    spec = target.firmware
     if getattr(args, "firmware", None):
-        return load_override(Path(args.firmware), spec)
-    path = root / spec.path
-    if spec.build is not None:
-        build(spec.build, path, [root / s for s in spec.sources], root)
-    return load_image(path, spec.version_symbol, spec.load_address)
+        return load_override(Path(args.firmware), target.firmware)
+    return built_image(target.firmware, _catalog(args).root)
 
 
 def cmd_build(args) -> int:

@@ -302,6 +302,14 @@ def load_image(path: Path, version_symbol: str | None = None,
     return img
 
 
+def built_image(spec: FirmwareSpec, root: Path) -> FirmwareImage:
+    """A target's own image (``spec``, paths relative to ``root``), built first when stale."""
+    path = root / spec.path
+    if spec.build is not None:
+        build(spec.build, path, [root / s for s in spec.sources], root)
+    return load_image(path, spec.version_symbol, spec.load_address)
+
+
 def load_override(path: Path, spec: FirmwareSpec) -> FirmwareImage:
     """An image given on the command line (``--firmware``) for a target: the target's version
     symbol applies to an ELF, its load address to a raw binary."""

@@ -76,15 +76,15 @@ class PyocdBackend:
                     qmp = QmpClient(process.qmp, timeout=patience.factored("qmp", timeout_factor),
                                     name=f"{name} qmp", rundir=process.rundir)
                     self.channels = qemu_process.raw_channels(target, qmp, name)
+                self._session = self._open_session()
             else:
-                streams = self._bench_consoles(console_port)
+                streams = self._open_bench(console_port)
             self.consoles = {
                 cname: Console(sock, f"{name}/{cname}",
                                log_dir / f"{name}.{cname}.log" if log_dir else None,
                                timeout_factor)
                 for cname, sock in streams.items()}
             self._stack.callback(self._close_consoles)
-            self._session = self._open_session()
         except BaseException:
             self._stack.close()
             raise
@@ -133,14 +133,28 @@ class PyocdBackend:
         self._stack.callback(launch.unregister, path)
         return process
 
-    def _bench_consoles(self, port: str | None) -> dict:
+    def _open_bench(self, port: str | None) -> dict:
+        """Open the probe's session and the bench's console together: a network console's
+        opening handshake (RFC 2217: ~0.4 s of option negotiation) overlaps the probe's
+        connection. The session is kept in ``_session``; the console streams are returned."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from .pyocd_serial import open_console_stream
 
         if port is None:
+            self._session = self._open_session()
             return {}
         spec = self.target.consoles[self.target.console_name]
-        stream = open_console_stream(port, spec.baud)
-        self._stack.callback(stream.close)
+        with ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-console") as pool:
+            opening = pool.submit(open_console_stream, port, spec.baud)
+            try:
+                self._session = self._open_session()
+            except BaseException:  # the session's error is the one to report
+                with contextlib.suppress(BaseException):
+                    opening.result().close()
+                raise
+            stream = opening.result()  # its error closes the session with the rest
+            self._stack.callback(stream.close)
         return {self.target.console_name: stream}
 
     def _open_session(self) -> Any:

@@ -9,25 +9,32 @@ from ..errors import HarnessError
 DEFAULT_DIR = "results/lab"
 
 
-def _machine(args) -> str:
+def _chip(args) -> tuple[str, Path]:
+    """The emulated board of ``--chip`` and its firmware (built when stale): the benches'
+    wiring is made for that firmware."""
     from ..config import TargetCatalog
+    from ..firmware import built_image
 
-    target = TargetCatalog(Path(args.targets_dir)).get(args.chip)
+    catalog = TargetCatalog(Path(args.targets_dir))
+    target = catalog.get(args.chip)
     machine = target.qemu.machine if target.qemu else target.board
     if machine is None:
         raise HarnessError(f"target {args.chip} names no emulated board")
-    return machine
+    return machine, built_image(target.firmware, catalog.root).path
 
 
 def cmd_up(args) -> int:
     from .up import lab_up, place_tags
 
-    state = lab_up(Path(args.dir), args.hosts, args.benches, args.chip, _machine(args))
+    machine, image = _chip(args)
+    state = lab_up(Path(args.dir), args.hosts, args.benches, args.chip, machine, image)
     print(f"coordinator {state.coordinator}  (lab in {state.dir}; stop: harness lab down "
           f"--dir {state.dir})")
     for b in state.benches:
         tags = " ".join(f"{k}={v}" for k, v in place_tags(state, b).items())
         print(f"{b.place}  {tags}  console {b.console}  probe remote:127.0.0.1:{b.pyocd_port}")
+        for kind, resource in sorted(b.instruments.items()):
+            print(f"{'':{len(b.place)}}  {kind:8} {resource}")
     return 0
 
 

@@ -1,15 +1,17 @@
 """A connection to a labgrid coordinator through labgrid's own Python client.
 
-:class:`LabClient` runs labgrid's asyncio :class:`ClientSession` on a private event loop and
-offers blocking calls with bounded waits: places, resources, reservations, creating a place,
-acquiring and releasing one. Between calls the loop does not run; :meth:`LabClient.refresh`
-lets the session take in the coordinator's updates.
+:class:`LabClient` runs labgrid's asyncio :class:`ClientSession` on an event loop in a thread
+of its own and offers blocking calls with bounded waits, from any thread: places, resources,
+reservations, creating a place, acquiring and releasing one. The session takes in the
+coordinator's updates as they come; :meth:`LabClient.refresh` syncs with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,29 +44,58 @@ class LabClient:
 
         self.address = address
         self.loop = asyncio.new_event_loop()
-        # grpc's asyncio channel binds to the current loop when it is made
-        asyncio.set_event_loop(self.loop)
-        self.session = ClientSession(address, self.loop)
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name=f"labgrid client {address}")
+        self._thread.start()
+
+        async def make() -> Any:  # grpc's channel binds to the loop it is made on
+            return ClientSession(address, self.loop)
+
         seconds = patience.limit("socket") if timeout is None else timeout
         try:
-            self.loop.run_until_complete(asyncio.wait_for(self.session.start(), seconds))
+            self.session = self._run(make, seconds)
+            self._run(lambda: self.session.start(), seconds)
         except Exception as exc:
             self.close()
             raise NoCoordinator(f"no labgrid coordinator answers at {address} "
                                 f"({type(exc).__name__}: {exc or 'timed out'})") from None
 
+    def _run(self, make: Callable[[], Any], seconds: float) -> Any:
+        """The result of awaiting ``make()`` on the client's loop (a grpc call must be made
+        there, not only awaited); TimeoutError after ``seconds``."""
+        async def run() -> Any:
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        try:
+            return future.result(seconds)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError from None
+
     # -- reading ----------------------------------------------------------------------------
     def refresh(self, seconds: float = 0.1) -> None:
-        """Let the session take in updates for ``seconds`` (and sync with the coordinator)."""
-        self.loop.run_until_complete(asyncio.sleep(seconds))
-        self._call(self.session.sync_with_coordinator())
+        """Wait ``seconds`` for updates, then sync with the coordinator."""
+        if seconds > 0:
+            time.sleep(seconds)
+        self._call(lambda: self.session.sync_with_coordinator())
 
     @property
     def places(self) -> dict[str, Any]:
-        return dict(self.session.places)
+        return self._snapshot(lambda: dict(self.session.places))
 
     def resources(self, place_name: str) -> list[PlaceResource]:
         """The resources ``place_name`` matches, with their current params."""
+        return self._snapshot(lambda: self._resources(place_name))
+
+    def _snapshot(self, read: Callable[[], Any]) -> Any:
+        """``read()`` run on the client's loop, between two of the session's updates."""
+        async def now() -> Any:
+            return read()
+
+        return self._call(now)
+
+    def _resources(self, place_name: str) -> list[PlaceResource]:
         place = self.session.places[place_name]
         out = []
         for exporter, groups in sorted(self.session.resources.items()):
@@ -86,7 +117,8 @@ class LabClient:
             labgrid_coordinator_pb2 as pb2,
         )
 
-        reply = self._call(self.session.stub.GetReservations(pb2.GetReservationsRequest()))
+        reply = self._call(lambda: self.session.stub.GetReservations(
+            pb2.GetReservationsRequest()))
         return [Reservation.from_pb2(r) for r in reply.reservations]
 
     # -- changing ---------------------------------------------------------------------------
@@ -94,15 +126,17 @@ class LabClient:
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
         stub = self.session.stub
-        self._call(stub.AddPlace(pb2.AddPlaceRequest(name=name)))
-        self._call(stub.AddPlaceMatch(pb2.AddPlaceMatchRequest(placename=name,
+        self._call(lambda: stub.AddPlace(pb2.AddPlaceRequest(name=name)))
+        self._call(lambda: stub.AddPlaceMatch(pb2.AddPlaceMatchRequest(placename=name,
                                                                pattern=pattern)))
-        self._call(stub.SetPlaceTags(pb2.SetPlaceTagsRequest(placename=name, tags=tags)))
+        self._call(lambda: stub.SetPlaceTags(pb2.SetPlaceTagsRequest(placename=name,
+                                                                     tags=tags)))
 
     def acquire(self, name: str) -> None:
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
-        self._call(self.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=name)))
+        self._call(lambda: self.session.stub.AcquirePlace(
+            pb2.AcquirePlaceRequest(placename=name)))
         self.refresh(0)
 
     def release(self, name: str, fromuser: str | None = None) -> None:
@@ -112,7 +146,7 @@ class LabClient:
         req = pb2.ReleasePlaceRequest(placename=name)
         if fromuser is not None:
             req.fromuser = fromuser
-        self._call(self.session.stub.ReleasePlace(req))
+        self._call(lambda: self.session.stub.ReleasePlace(req))
         self.refresh(0)
 
     # -- reservations -----------------------------------------------------------------------
@@ -122,14 +156,14 @@ class LabClient:
 
         req = pb2.CreateReservationRequest(
             filters={"main": pb2.Reservation.Filter(filter=tags)}, prio=prio)
-        return self._call(self.session.stub.CreateReservation(req)).reservation.token
+        return self._call(lambda: self.session.stub.CreateReservation(req)).reservation.token
 
     def poll(self, token: str) -> tuple[str, list[str]]:
         """(state name, allocated place names) of reservation ``token``; polling keeps it."""
         from labgrid.remote.common import Reservation
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
-        reply = self._call(self.session.stub.PollReservation(
+        reply = self._call(lambda: self.session.stub.PollReservation(
             pb2.PollReservationRequest(token=token)))
         r = Reservation.from_pb2(reply.reservation)
         return r.state.name, [n for group in r.allocations.values() for n in group]
@@ -137,7 +171,7 @@ class LabClient:
     def cancel(self, token: str) -> None:
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
-        self._call(self.session.stub.CancelReservation(
+        self._call(lambda: self.session.stub.CancelReservation(
             pb2.CancelReservationRequest(token=token)))
 
     def wait(self, check: Callable[[], object], seconds: float, what: str) -> object:
@@ -153,12 +187,11 @@ class LabClient:
             self.refresh(0.1)
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _call(self, coro: Any) -> Any:
+    def _call(self, make: Callable[[], Any]) -> Any:
         import grpc
 
         try:
-            return self.loop.run_until_complete(
-                asyncio.wait_for(coro, patience.limit("socket")))
+            return self._run(make, patience.limit("socket"))
         except TimeoutError:
             raise NoCoordinator(f"the labgrid coordinator at {self.address} stopped "
                                 "answering") from None
@@ -171,13 +204,16 @@ class LabClient:
     def close(self) -> None:
         if self.loop.is_closed():
             return
-        with contextlib.suppress(Exception):
-            self.loop.run_until_complete(
-                asyncio.wait_for(self.session.stop(), patience.limit("socket")))
-        with contextlib.suppress(Exception):
-            self.loop.run_until_complete(self.session.close())
-        self.loop.close()
-        asyncio.set_event_loop(None)
+        session = getattr(self, "session", None)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                self._run(session.stop, patience.limit("socket"))
+            with contextlib.suppress(Exception):
+                self._run(session.close, patience.limit("socket"))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(patience.limit("socket"))
+        if not self._thread.is_alive():
+            self.loop.close()
 
     def __enter__(self) -> LabClient:
         return self

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import HarnessError
+from .emulated import PSU_CHANNEL
 from .procs import spawn
 from .state import Bench, LabState, Proc
 
@@ -16,16 +17,21 @@ CONSOLE_SPEED = 115200
 
 
 def exporter_config(benches: list[Bench]) -> dict:
-    """One group per bench: ``console`` (RawSerialPort) and ``probe`` (PyOCDServer)."""
-    return {
-        b.place: {
-            "console": {"cls": "RawSerialPort",
-                        "port": b.console, "speed": CONSOLE_SPEED},
-            "probe": {"cls": "PyOCDServer",
-                      "host": "127.0.0.1", "port": b.pyocd_port, "uid": b.probe},
-        }
-        for b in benches
+    """One group per bench: ``console`` (RawSerialPort), ``probe`` (PyOCDServer) and one
+    VISAResource per instrument (the supply with the channel feeding the board)."""
+    return {b.place: _group(b) for b in benches}
+
+
+def _group(b: Bench) -> dict:
+    group: dict = {
+        "console": {"cls": "RawSerialPort", "port": b.console, "speed": CONSOLE_SPEED},
+        "probe": {"cls": "PyOCDServer", "host": "127.0.0.1", "port": b.pyocd_port,
+                  "uid": b.probe},
     }
+    for kind, resource in sorted(b.instruments.items()):
+        group[kind] = {"cls": "VISAResource", "kind": kind, "resource": resource,
+                       **(PSU_CHANNEL if kind == "psu" else {})}
+    return group
 
 
 def tool(name: str) -> str:

@@ -7,7 +7,9 @@ A place's resources (what an exporter publishes: see :mod:`harness.lab`):
 * ``console`` class ``NetworkSerialPort`` (labgrid's: ser2net with RFC 2217 on the bench host
               while the place is acquired), opened as pyserial's ``rfc2217://HOST:PORT``
               (``ign_set_control``: a pty behind it has no modem lines to report);
-* ``VISAResource`` (ours), any number: an instrument's VISA resource string with its kind.
+* ``VISAResource`` (ours), any number: an instrument's VISA resource string with its kind
+              (``psu``, ``dmm``, ``counter``); a supply's also the ``channel`` feeding the
+              board and its settings and safety limits.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .acquire import LabError, Place
 PROBE = "PyOCDServer"
 CONSOLE = "NetworkSerialPort"
 VISA = "VISAResource"
+CHANNEL_FIELDS = ("voltage", "current_limit", "max_voltage", "max_current")
 
 
 def inventory(place: Place, coordinator: str) -> dict:
@@ -42,17 +45,34 @@ def inventory(place: Place, coordinator: str) -> dict:
     instruments = []
     for name, r in sorted(place.resources.items()):
         if r.cls == VISA:
-            instruments.append({"name": name, "kind": r.params["kind"],
-                                "resource": r.params["resource"], "slot": 1})
+            instruments.append(_instrument(place, name, r.params))
     return {"name": place.name,
             "description": f"lab place {place.name} from {coordinator} "
                            f"({', '.join(f'{k}={v}' for k, v in sorted(place.tags.items()))})",
             "probes": [entry], "instruments": instruments}
 
 
-def write_inventory(place: Place, coordinator: str, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"lab-{place.name}.yaml"
+def _instrument(place: Place, name: str, params: dict) -> dict:
+    """A bench instrument from a VISAResource's params: ``kind``, ``resource``; a supply's
+    ``channel`` feeding the board with its ``voltage``, ``current_limit``, ``max_voltage`` and
+    ``max_current`` (labgrid's params are flat: one channel per resource)."""
+    missing = [k for k in ("kind", "resource") if not params.get(k)]
+    if missing:
+        raise LabError(f"lab place {place.name}: instrument {name} has no "
+                       f"{' or '.join(missing)} (its params: {params})")
+    entry: dict = {"name": name, "kind": params["kind"], "resource": params["resource"],
+                   "slot": 1}
+    if params.get("channel") is not None:
+        entry["channels"] = {int(params["channel"]): {
+            k: float(params[k]) for k in CHANNEL_FIELDS if params.get(k) is not None}}
+    if params.get("timeout_ms"):
+        entry["timeout_ms"] = int(params["timeout_ms"])
+    return entry
+
+
+def write_inventory(place: Place, coordinator: str, path: Path) -> Path:
+    """Write ``place``'s bench inventory to ``path`` (its directory made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory(place, coordinator), sort_keys=False))
     return path
 

@@ -2,8 +2,11 @@
 
 Each pytest process that runs tests (each xdist worker; the run itself without xdist; a station
 slot's unit) reserves a place with the tags, waits for it in the coordinator's line (saying how
-many are ahead), acquires it, writes the place's bench inventory (:mod:`.bench`) and runs in the
-pyocd world on it — as on a local bench, with the probe and console of that place. The place is
+many are ahead), acquires it, writes the place's bench inventory (:mod:`.inventory`) and runs in
+the pyocd world on it — as on a local bench, with the probe, console and instruments of that
+place. When the tags name the chip, the place is acquired while pytest collects (a thread of
+:class:`Acquiring`; labgrid's own acquisition takes ~0.5 s, its exporter starting ser2net) and
+waited for before the first test. The place is
 released, and the reservation cancelled, when the process ends (pytest's unconfigure, also after
 Ctrl-C or an internal error); a process killed outright leaves it to :func:`.acquire.release_lost`
 on the next acquisition from this host. Every test gets the JUnit property ``lab_place``.
@@ -12,6 +15,9 @@ on the next acquisition from this host. Every test gets the JUnit property ``lab
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +25,7 @@ import pytest
 if TYPE_CHECKING:
     from .acquire import Held
 
-_HELD: pytest.StashKey[Held] = pytest.StashKey()
+_ACQUIRING: pytest.StashKey[Acquiring] = pytest.StashKey()
 DEFAULT_TIMEOUT = 300.0  # s a run waits for a place before it fails
 
 
@@ -44,15 +50,78 @@ def _runs_tests(config: pytest.Config) -> bool:
     return not getattr(config.option, "numprocesses", None)
 
 
+class Acquiring:
+    """A place being acquired in a thread of its own: :meth:`held` waits for it (and raises the
+    acquisition's error, if any); the bench inventory is written to ``path`` before."""
+
+    def __init__(self, address: str, tags: dict[str, str], timeout: float,
+                 say: Callable[[str], None], path: Path, background: bool) -> None:
+        self.address, self.tags, self.timeout, self.say, self.path = (address, tags, timeout,
+                                                                       say, path)
+        self._held: Held | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._acquire, daemon=True,
+                                            name="lab place")
+            self._thread.start()
+        else:
+            self._acquire()
+
+    def _acquire(self) -> None:
+        from .acquire import acquire_place
+        from .inventory import write_inventory
+
+        try:
+            held = acquire_place(self.address, self.tags, self.timeout, self.say)
+        except BaseException as exc:  # raised by held() in pytest's own thread
+            self._error = exc
+            return
+        try:
+            write_inventory(held.place, held.client.address, self.path)
+        except BaseException as exc:
+            held.release()
+            self._error = exc
+            return
+        self._held = held
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(held.place.tags.items()))
+        self.say(f"lab place {held.place.name} ({tags})")
+
+    def held(self, usage: bool = True) -> Held:
+        """The place; when it could not be had, the acquisition's error — a usage error
+        (``usage``: nothing runs, exit 4) or a :class:`~.acquire.LabError` (an xdist worker's
+        tests each ERROR with it: a worker cannot end the run with a usage error)."""
+        from .acquire import LabError
+
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, LabError) and usage:
+                raise pytest.UsageError(str(self._error))
+            raise self._error
+        assert self._held is not None
+        return self._held
+
+    def now(self) -> Held | None:
+        """The place if it is held now (None while acquiring or after a failure)."""
+        return self._held
+
+    def release(self) -> None:
+        """Release the place once acquired (waits for an acquisition under way); never
+        raises (an exit path)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
+
 @pytest.hookimpl(tryfirst=True)  # before the harness reads --bench and --world
 def pytest_configure(config: pytest.Config) -> None:
     address = config.getoption("lab") or config.getini("harness_lab")
     if not address or not _runs_tests(config):
         return
-    from pathlib import Path
-
-    from .acquire import LabError, acquire_place, parse_tags
-    from .inventory import write_inventory
+    from .acquire import parse_tags
 
     try:
         tags = parse_tags(config.getoption("lab_tags") or config.getini("harness_lab_tags")
@@ -65,45 +134,56 @@ def pytest_configure(config: pytest.Config) -> None:
     def say(line: str) -> None:
         print(f"[{worker}] {line}", file=sys.stderr, flush=True)
 
-    try:
-        held = acquire_place(address, tags, timeout, say)
-    except LabError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.stash[_HELD] = held
     results = Path(config.getoption("results") or Path(config.rootpath) /
                    config.getini("harness_results"))
-    try:
-        path = write_inventory(held.place, held.client.address,
-                               results / "lab" / worker)
-    except LabError as exc:
-        held.release()
-        raise pytest.UsageError(str(exc)) from None
+    path = results / "lab" / worker / "place.yaml"
+    chip = tags.get("chip")
+    # the run's target comes from the tags (or the run names it): the place can come while
+    # pytest collects; otherwise the place's own chip tag is needed first
+    background = bool(chip or config.getoption("target"))
+    acquiring = Acquiring(address, tags, timeout, say, path, background)
+    config.stash[_ACQUIRING] = acquiring
     config.option.bench = str(path)
     config.option.world = "pyocd"
     config.option.slot = 1
     config.option.probe = None
-    chip = held.place.tags.get("chip")
-    if chip and not config.getoption("target"):
-        config.option.target = [chip]  # the place's chip, unless the run names targets
+    if not config.getoption("target"):
+        chip = chip or acquiring.held().place.tags.get("chip")
+        if chip:
+            config.option.target = [chip]  # the place's chip, unless the run names targets
+
+
+def _held(config: pytest.Config) -> Held | None:
+    acquiring = config.stash.get(_ACQUIRING, None)
+    if acquiring is None:
+        return None
+    return acquiring.held(usage=not hasattr(config, "workerinput"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before the first test: the place is held (or the run stops with why it is not)."""
+    if not hasattr(session.config, "workerinput"):
+        _held(session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    held = config.stash.get(_HELD, None)
-    if held is not None:
-        held.release()
-        del config.stash[_HELD]
+    acquiring = config.stash.get(_ACQUIRING, None)
+    if acquiring is not None:
+        acquiring.release()
+        del config.stash[_ACQUIRING]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    held = config.stash.get(_HELD, None)
-    if held is None:
+    acquiring = config.stash.get(_ACQUIRING, None)
+    if acquiring is None:
         return None
-    tags = ", ".join(f"{k}={v}" for k, v in sorted(held.place.tags.items()))
-    return f"harness: lab place {held.place.name} ({tags}) from {held.client.address}"
+    tags = ", ".join(f"{k}={v}" for k, v in sorted(acquiring.tags.items()))
+    return f"harness: lab {acquiring.address}, a place with {tags}"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    held = item.config.stash.get(_HELD, None)
+    held = _held(item.config)
     if held is not None:
         item.user_properties.append(("lab_place", held.place.name))
         # a station run records it with the run's instruments: which place, which host
@@ -117,7 +197,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failing test on a place whose resources went away says which (the exporter or its
     host is gone), from the coordinator's own view of the place."""
     report = yield
-    held = item.config.stash.get(_HELD, None)
+    acquiring = item.config.stash.get(_ACQUIRING, None)
+    held = acquiring.now() if acquiring is not None else None  # never raises here
     if held is not None and report.failed:
         from .acquire import lost_resources
 

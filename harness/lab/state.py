@@ -50,6 +50,8 @@ class Bench:
     probe: str  # the qemu: probe id
     console: str  # /dev/pts/N
     pyocd_port: int
+    # kind → VISA resource of the virtual instrument wired to this bench's chip
+    instruments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

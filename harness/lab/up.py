@@ -38,7 +38,7 @@ def _online(client: LabClient, state: LabState) -> bool:
         if bench.place not in client.places:
             return False
         found = client.resources(bench.place)
-        if {r.name for r in found if r.avail} != {"console", "probe"}:
+        if {r.name for r in found if r.avail} != {"console", "probe", *bench.instruments}:
             return False
     return True
 
@@ -56,7 +56,8 @@ def refuse_live(base: Path) -> None:
     (base / STATE_FILE).unlink()
 
 
-def lab_up(directory: Path, hosts: int, benches: int, chip: str, machine: str) -> LabState:
+def lab_up(directory: Path, hosts: int, benches: int, chip: str, machine: str,
+           image: Path) -> LabState:
     if hosts < 1 or benches < 1:
         raise HarnessError("a lab needs at least one host and one bench per host")
     base = Path(directory).resolve()
@@ -70,7 +71,7 @@ def lab_up(directory: Path, hosts: int, benches: int, chip: str, machine: str) -
     try:
         start_coordinator(state)
         for host in range(1, hosts + 1):
-            mine = [start_bench(state, host, b, machine, free_port())
+            mine = [start_bench(state, host, b, machine, free_port(), image)
                     for b in range(1, benches + 1)]
             start_exporter(state, host, mine)
         with LabClient(state.coordinator) as client:

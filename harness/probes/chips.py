@@ -186,6 +186,12 @@ class Served:
         return self.rundir / "con0.sock"
 
     @property
+    def monitor(self) -> Path:
+        """QEMU's QMP monitor (a unix socket server, one client at a time): what the bench's
+        own tools use beside the probe, e.g. virtual instruments wired to the chip."""
+        return self.rundir / "qmp.sock"
+
+    @property
     def uid(self) -> str:
         return f"qemu:{self.gdb}"
 
@@ -231,7 +237,7 @@ class Served:
         one ended; its log is kept first. Flash comes back blank (or as ``kernel``)."""
         self.exit_report()
         reaper.stop(self.proc, grace=0.2)
-        for name in ("gdb.sock", "con0.sock", "qemu.log"):
+        for name in ("gdb.sock", "con0.sock", "qmp.sock", "qemu.log"):
             with contextlib.suppress(OSError):
                 (self.rundir / name).unlink()
         self.restarts += 1
@@ -251,7 +257,9 @@ def _spawn(rundir: Path, machine: str, kernel: Path | None) -> subprocess.Popen:
             "-S", "-chardev", f"socket,id=gdb,path={rundir}/gdb.sock,server=on,wait=off",
             "-gdb", "chardev:gdb",
             "-chardev", f"socket,id=con0,path={rundir}/con0.sock,server=on,wait=off",
-            "-serial", "chardev:con0"]
+            "-serial", "chardev:con0",
+            "-chardev", f"socket,id=qmp,path={rundir}/qmp.sock,server=on,wait=off",
+            "-mon", "chardev=qmp,mode=control"]
     if kernel is not None:
         argv += ["-kernel", str(kernel)]
     with open(rundir / "qemu.log", "wb") as log:
@@ -288,7 +296,7 @@ def _wait_for_socket(served: Served, timeout: float | None) -> None:
     """Until QEMU listens; ``timeout`` None: the base ``probe_serve`` wait, scaled now."""
     timeout = patience.limit("probe_serve") if timeout is None else patience.scaled(timeout)
     deadline = time.monotonic() + timeout
-    while not listening({str(served.gdb), str(served.console)}):
+    while not listening({str(served.gdb), str(served.console), str(served.monitor)}):
         if served.proc.poll() is not None or time.monotonic() > deadline:
             why = served.exit_report() or (f"no socket {served.gdb} within {timeout:.1f} s; "
                                            f"{process_state(served.proc.pid)}; its log: "

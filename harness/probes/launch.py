@@ -19,6 +19,9 @@ behave as silicon does instead:
    id keeps working (it says so; the new chip's flash is blank, or ``--kernel`` again).
    ``--no-restart`` exits instead (status 1).
 
+It also prints ``monitor <run dir>/qmp.sock``: QEMU's QMP monitor, for the bench's own tools
+(virtual instruments wired to this chip: ``python -m harness.instruments.virtual --wired-to``).
+
 ``--console-pty`` relays UART0's socket to a pseudo-terminal and prints ``console /dev/pts/N``
 instead: a tool that wants a serial device (ser2net under a labgrid exporter) opens that. The
 relay holds the terminal's other end open, so a client may come and go; chip output nobody
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             relay = PtyRelay(served.console, threading.Event())
         print(f"probe   {served.uid}", flush=True)
         print(f"console {relay.name if relay else served.console}", flush=True)
+        print(f"monitor {served.monitor}", flush=True)
         while not stop.is_set():
             stop.wait(0.2)
             report = served.exit_report()

@@ -40,6 +40,29 @@ def test_a_place_is_a_one_slot_bench_of_the_pyocd_world():
     assert "place=bench-2-1" in probe.tags and "lab:20408" in bench.description
 
 
+def test_a_places_instruments_become_the_benchs_with_the_supply_channel():
+    psu = _res("VISAResource", {"kind": "psu", "resource": "TCPIP::10.0.0.7::5025::SOCKET",
+                                "channel": 1, "voltage": 12.0, "current_limit": 1.0,
+                                "max_voltage": 13.2, "max_current": 1.2})
+    dmm = _res("VISAResource", {"kind": "dmm", "resource": "TCPIP::10.0.0.8::inst0::INSTR"})
+    place = _place(probe=PROBE, console=CONSOLE)
+    place.resources.update({"psu": psu, "dmm": dmm})
+    bench = Bench.model_validate(inventory(place, "lab"))
+    by_kind = {i.kind: i for i in bench.instruments}
+    assert by_kind["dmm"].resource == "TCPIP::10.0.0.8::inst0::INSTR"
+    assert by_kind["psu"].slot == 1 and set(by_kind["psu"].channels) == {1}
+    ch = by_kind["psu"].channels[1]
+    assert (ch.voltage, ch.current_limit, ch.max_voltage, ch.max_current) == (12.0, 1.0, 13.2,
+                                                                               1.2)
+
+
+def test_an_instrument_without_a_resource_is_refused_by_name():
+    place = _place(probe=PROBE, console=CONSOLE)
+    place.resources["psu"] = _res("VISAResource", {"kind": "psu"})
+    with pytest.raises(LabError, match="bench-2-1: instrument psu has no resource"):
+        inventory(place, "lab")
+
+
 def test_a_place_without_a_probe_or_a_live_console_is_refused_by_name():
     with pytest.raises(LabError, match="bench-2-1: no PyOCDServer"):
         inventory(_place(console=CONSOLE), "lab")

@@ -1,6 +1,7 @@
-"""A bench host dies in the middle of a run on the lab: its exporter, chips and probe servers
-are SIGKILLed. The tests on that host's places ERROR, naming the place and what it lost; the
-tests on the other host pass; no place stays acquired and no reservation is left."""
+"""A bench host dies in the middle of a run on the lab: its exporter, chips, instruments and
+probe servers are SIGKILLed. The tests on that host's places ERROR, naming the place and what
+it lost; the tests on the other host pass; no place stays acquired and no reservation is
+left."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from tests.integration.lab.test_lab_run import ROOT, _harness
 
 
 def _kill_host(lab_dir: Path, host: int) -> list[str]:
-    """SIGKILL every process of bench host ``host`` (exporter, chips, probe servers)."""
+    """SIGKILL every process of bench host ``host`` (exporter, chips, instruments, probe
+    servers)."""
     state = LabState.load(lab_dir)
     assert state is not None
     mine = [p for p in state.procs if p.role.startswith((f"host-{host} ", f"bench-{host}-"))]
-    assert len(mine) == 5, [p.role for p in state.procs]  # an exporter, 2 x (chip, server)
+    # an exporter, 2 x (chip, instruments, probe server)
+    assert len(mine) == 7, [p.role for p in state.procs]
     pids = [pid for p in mine for pid in tree(p.pid)]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):

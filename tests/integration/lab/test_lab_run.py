@@ -17,7 +17,7 @@ import pytest
 from harness import patience
 
 ROOT = Path(__file__).resolve().parents[3]
-# the washer's shell and boot-time tests: the console and the probe of the place, no instrument
+# the washer's shell and boot-time tests: the console and the probe of the place
 SELECT = "test_shell or test_boot_to_ready"
 
 
@@ -75,6 +75,30 @@ def test_four_workers_run_on_the_four_places(lab, tmp_path):
     status = _harness("lab", "status", f"--lab={address}")
     assert "acquired" not in status.stdout.split("reservations")[0].replace("acquired: -", ""), \
         status.stdout  # every place released
+
+
+def test_a_places_instruments_measure_its_chip(lab, tmp_path):
+    """The washer's power tests on a place: the supply, meter and counter the place publishes
+    (virtual LXI instruments on the bench host, wired to that bench's chip) are the run's; none
+    is skipped, and each JUnit identity names the resource the lab's state gives that place."""
+    address, lab_dir = lab
+    out = tmp_path / "p"
+    out.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         "tests/acceptance/washer/test_power.py", "-rs", f"--lab={address}",
+         "--lab-tags=chip=qsm-washer", f"--results={out}", f"--junitxml={out / 'junit.xml'}"],
+        cwd=ROOT, text=True, capture_output=True, timeout=patience.limit(600),
+        env=dict(os.environ, HARNESS_LEASE_DIR=str(out / "leases")))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "skipped" not in res.stdout.splitlines()[-1], res.stdout
+    benches = {b["place"]: b["instruments"]
+               for b in json.loads((lab_dir / "lab.json").read_text())["benches"]}
+    (place,) = _places(out / "junit.xml")
+    props = {p.get("name"): p.get("value", "")
+             for p in ET.parse(out / "junit.xml").iter("property")}
+    for kind in ("psu", "dmm", "counter"):
+        assert props[f"instrument.{kind}"].endswith(f"at {benches[place][kind]}"), props
 
 
 def test_two_runs_at_once_never_share_a_place(lab, tmp_path):

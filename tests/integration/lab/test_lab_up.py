@@ -143,6 +143,11 @@ def _acquire_and_use(address: str, name: str) -> int:
         before = {r.name: r for r in client.resources(name)}
         assert before["console"].cls == "NetworkSerialPort"
         assert before["console"].params["port"] is None  # no ser2net while free
+        visa = {n: r.params for n, r in before.items() if r.cls == "VISAResource"}
+        assert sorted(visa) == ["counter", "dmm", "psu"], before
+        assert all(v["kind"] == n and v["resource"].startswith("TCPIP::127.0.0.1::")
+                   for n, v in visa.items()), visa
+        assert visa["psu"]["channel"] == 1 and visa["psu"]["max_voltage"] == 13.2
         client.acquire(name)
         try:
             console = client.wait(
