@@ -104,6 +104,7 @@ bench: sysdeps venv firmware
 	$(BIN)/python benchmarks/suite_parallel.py
 	$(BIN)/python benchmarks/panel.py
 	$(BIN)/python benchmarks/lab.py
+	$(BIN)/python benchmarks/chip_time.py
 
 clean:
 	$(MAKE) -C firmware clean

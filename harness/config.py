@@ -206,6 +206,10 @@ class BoardProfile(_Model):
     qemu: BoardQuirks = Field(default_factory=BoardQuirks)
     observe: list[ObservedBlock] = Field(
         default_factory=list, description="device registers the pool proof compares")
+    chip_time_shift: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=None, description="QEMU -icount shift for chip time: 2^shift ns per "
+        "instruction, within a factor of two of the real part at its usual clock (none: "
+        "unknown, no --chip-time on this board)")
     snapshots: str = Field(default="not measured", description="'ok' when QEMU's savevm/"
                            "loadvm restore a running chip of this board, else why not "
                            "(--dut-reuse snapshot)")

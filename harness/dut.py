@@ -10,7 +10,7 @@ from .config import Target
 from .console import Console, shown
 from .errors import DutLost, FirmwareError, HarnessError
 from .firmware import VERSION_SIZE, FirmwareImage, VersionInfo
-from .protocols import CAPABILITIES, Execution, Loader, Memory, segment_differences
+from .protocols import CAPABILITIES, Clock, Execution, Loader, Memory, segment_differences
 from .symbols import SymbolView
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ class Dut:
     def __init__(self, *, target: Target, image: FirmwareImage, world: str, backend: Backend,
                  memory: Memory | None = None, execution: Execution | None = None,
                  loader: Loader | None = None, consoles: dict[str, Console] | None = None,
-                 channels: dict[str, str] | None = None, timeout_factor: float = 1.0,
+                 channels: dict[str, str] | None = None, clock: Clock | None = None,
+                 timeout_factor: float = 1.0,
                  name: str | None = None,
                  release: Callable[[Any], None] | None = None) -> None:
         self.target = target
@@ -52,6 +53,7 @@ class Dut:
         self.consoles = consoles or {}
         # raw byte channels (e.g. SLCAN): name → pyserial URL ("socket://127.0.0.1:PORT")
         self.channels = channels or {}
+        self._clock = clock
         self.timeout_factor = timeout_factor
         self.name = name or target.name
         self.step = "created"
@@ -82,6 +84,7 @@ class Dut:
                   loader=getattr(backend, "loader", None),
                   consoles=getattr(backend, "consoles", None),
                   channels=getattr(backend, "channels", None),
+                  clock=getattr(backend, "clock", None),
                   timeout_factor=timeout_factor, name=name, release=release)
         if boot:
             try:
@@ -110,6 +113,8 @@ class Dut:
             caps.add("console")
         if self.channels:
             caps.add("channels")
+        if self._clock is not None:
+            caps.add("clock")
         assert caps <= set(CAPABILITIES)
         return frozenset(caps)
 
@@ -131,6 +136,14 @@ class Dut:
         if self._memory is None:
             raise self._missing("memory")
         return self._memory
+
+    @property
+    def clock(self) -> Clock:
+        """Chip time (``requires("clock")``): ``now()`` in ns since power-on, ``sleep(ms)``,
+        ``run_for(ms)``."""
+        if self._clock is None:
+            raise self._missing("clock")
+        return self._clock
 
     @property
     def execution(self) -> Execution:

@@ -77,6 +77,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "proven back at power-on state between tests; 'snapshot' restores a "
                      "chip saved the moment it was ready (a slow boot paid once; boards "
                      "whose QEMU snapshots work); 'fresh' starts a new process per test")
+    g.addoption("--chip-time", default="off", choices=("on", "off"),
+                help="qemu world: run chips on chip time (QEMU -icount sleep=off with the "
+                     "board's shift): firmware timing independent of the host, an idle chip "
+                     "faster than the wall, and dut.clock (requires('clock')). Default off")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness wait (slow machines, sanitizers); each wait is "
                      "also scaled by the machine's measured load unless --fixed-timeouts")
@@ -186,7 +190,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         world = worlds.get(settings(item.config).world)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    missing = [c for c in marker.args if c not in world.capabilities]
+    have = world.capabilities_for(settings(item.config))
+    missing = [c for c in marker.args if c not in have]
     if missing:
         pytest.skip(f"the {world.name} world lacks {', '.join(missing)}")
 

@@ -120,6 +120,26 @@ def segment_differences(memory: Memory, segments: Iterable[Segment]) -> list[str
     return out
 
 
+class Clock(ABC):
+    """Chip time: what the chip's own timers count, in ns since the Dut powered on.
+
+    Where a world has it (``requires("clock")``), it does not depend on the host: a test that
+    measures a firmware timing in chip time reads the same on an idle machine and a busy one."""
+
+    @abstractmethod
+    def now(self) -> int:
+        """Chip time now, ns since power-on."""
+
+    @abstractmethod
+    def sleep(self, ms: float) -> int:
+        """Let the chip run until at least ``ms`` of chip time passed; the ns that passed."""
+
+    @abstractmethod
+    def run_for(self, ms: float) -> int:
+        """Let the chip run for ``ms`` of chip time (resumed if halted), then halt it; the ns
+        it ran (at least ``ms``; how much more is the world's to say)."""
+
+
 class Loader(ABC):
     """Puts an image into the chip's non-volatile memory."""
 
@@ -140,6 +160,7 @@ CAPABILITIES = {
     "console": "a text console (UART)",
     "channels": "raw byte channels (pyserial URLs) for protocol stacks such as SLCAN",
     "symbols": "typed access to firmware variables by name",
+    "clock": "chip time: the chip's own clock, read exactly and run by (dut.clock)",
     # RTL blocks in a simulator (the ``rtl`` fixtures), not chips behind ``dut``
     "pins": "drive and sample the block's pins",
     "cycles": "advance simulated clock cycles",

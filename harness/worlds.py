@@ -48,6 +48,11 @@ class World(ABC):
     description: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]  # names from harness.protocols.CAPABILITIES
 
+    def capabilities_for(self, settings: RunSettings) -> frozenset[str]:
+        """The capabilities a run with ``settings`` has (a run option may add some: the qemu
+        world's ``--chip-time on`` adds ``clock``)."""
+        return self.capabilities
+
     def check(self, target: Target, settings: RunSettings) -> list[str]:
         """Why ``target`` cannot run in this world with these settings (empty: it can)."""
         return []

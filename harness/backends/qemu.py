@@ -17,9 +17,11 @@ from ..emu.process import QemuProcess
 from ..emu.qmp import QmpClient
 from ..emu.rsp import RspClient, StopReply
 from ..emu.rsp_wire import RspConnection
+from ..emu.vclock import VirtualClock, icount_shift
 from ..errors import DutLost, FirmwareError
 from ..firmware import FirmwareImage
 from ..protocols import CORE_REGISTERS, Execution, Halt, Loader, Memory, image_differences
+from .qemu_clock import QemuClock
 
 
 class RspMemory(Memory):
@@ -168,6 +170,11 @@ class QemuBackend:
         self.memory = RspMemory(self.rsp, target, name)
         self.execution = QemuExecution(self.rsp, self.qmp)
         self.loader = RspLoader(self.memory, self.execution)
+        self.clock: QemuClock | None = None  # on chip time (-icount): dut.clock
+        shift = icount_shift(self.process.argv)
+        if shift is not None:
+            self.clock = QemuClock(VirtualClock(self.qmp, shift, self.process.rundir,
+                                                self.execution.paused), self.execution)
 
     @property
     def alive(self) -> bool:
@@ -192,6 +199,8 @@ class QemuBackend:
         """Let the halted (``-S``) chip run from its reset vector."""
         if not self.alive:
             raise DutLost(f"{self.name}: {self.diagnosis()}")
+        if self.clock is not None:
+            self.clock.power_on()
         self.rsp.cont()
 
     def close(self) -> int | None:

@@ -26,22 +26,28 @@ class QemuWorld(World):
     description = "QEMU system emulation of the CPU and board, real firmware image"
     capabilities = CAPABILITIES
 
+    def capabilities_for(self, settings: RunSettings) -> frozenset[str]:
+        return CAPABILITIES | {"clock"} if settings.chip_time else CAPABILITIES
+
     def check(self, target: Target, settings: RunSettings) -> list[str]:
         if target.qemu is None:
             return [f"{target.source}: no 'qemu' section; {target.name} cannot run in the "
                     "qemu world"]
+        if settings.chip_time:
+            return chip_time_problems(target, settings)
         return []
 
     def open(self, target: Target, image: FirmwareImage, *, name: str,
              log_dir: Path | None, settings: RunSettings, boot: bool = True) -> Dut:
         from .qemu import open_dut
 
-        return open_dut(target, image, name=name, log_dir=log_dir,
+        return open_dut(chip_timed(target, settings), image, name=name, log_dir=log_dir,
                         timeout_factor=settings.timeout_factor, boot=boot)
 
     def pool(self, target: Target, image: FirmwareImage, settings: RunSettings) -> Pool:
         from .qemu_pool import QemuPool
 
+        target = chip_timed(target, settings)
         why = snapshot_support(target) if settings.dut_reuse == "snapshot" else None
         if why:  # said before any chip starts (a warning turned error leaks nothing)
             warnings.warn(ReuseFallback(f"{target.name}: --dut-reuse snapshot not available "
@@ -56,6 +62,39 @@ class QemuWorld(World):
         except BaseException:
             cold.close()
             raise
+
+
+def chip_time_shift(target: Target) -> int | None:
+    """The icount shift of ``target``'s board (2^shift ns per instruction), None if unknown."""
+    if target.board is None:
+        return None
+    from ..config import board_profile
+
+    return board_profile(target.board).chip_time_shift
+
+
+def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
+    problems = []
+    if chip_time_shift(target) is None:
+        problems.append(f"{target.source}: --chip-time on needs the board's instruction time "
+                        f"(chip_time_shift in its profile); board {target.board or 'none'} "
+                        f"has none")
+    if settings.dut_reuse == "snapshot":
+        problems.append("--chip-time on and --dut-reuse snapshot do not go together (reading "
+                        "the chip's clock writes its state out, which leaves QEMU's snapshot "
+                        "drive inactive)")
+    return problems
+
+
+def chip_timed(target: Target, settings: RunSettings) -> Target:
+    """``target`` run on chip time when the run asks for it: QEMU's ``-icount
+    shift=N,sleep=off`` (see :mod:`harness.emu.vclock`)."""
+    shift = chip_time_shift(target) if settings.chip_time else None
+    if shift is None or target.qemu is None:
+        return target
+    qemu = target.qemu.model_copy(update={
+        "extra_args": [*target.qemu.extra_args, "-icount", f"shift={shift},sleep=off"]})
+    return target.model_copy(update={"qemu": qemu})
 
 
 class ReuseFallback(UserWarning):

@@ -1,0 +1,105 @@
+"""Chip time (``--chip-time on``) on each chip, in one run:
+
+* the chip-time/wall-time ratio of each firmware's idle loop (goal >= 15x): the chip boots,
+  then runs 2 s of wall time while the host reads its clock (QEMU's virtual clock);
+* the firmware's own 1 ms tick count over that stretch against chip time: 1.0 on silicon;
+  QEMU 7.2 under ``-icount sleep=off`` delivers one SysTick per two periods to a core that
+  sleeps between ticks, so this reads 0.5 (see the README);
+* determinism: the chip time at which the washer's controller makes its 25th step, on fresh
+  chips, quiet and with two CPU-hog processes (goal: zero spread).
+
+    .venv/bin/python benchmarks/chip_time.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.backends.qemu import open_dut  # noqa: E402
+from harness.backends.qemu_world import chip_timed  # noqa: E402
+from harness.config import TargetCatalog  # noqa: E402
+from harness.firmware import built_image  # noqa: E402
+
+CHIPS = ("qsm-washer", "qsm-tv", "qsm-auto")
+
+
+class _On:
+    chip_time = True
+
+
+def _chip(catalog: TargetCatalog, name: str):
+    target = catalog.get(name)
+    return chip_timed(target, _On()), built_image(target.firmware, catalog.root)
+
+
+def idle_ratio(catalog: TargetCatalog, name: str, seconds: float = 2.0) -> tuple[float, float]:
+    """(chip ns per wall ns, firmware ticks per chip ms) over ``seconds`` of an idle chip."""
+    target, image = _chip(catalog, name)
+    dut = open_dut(target, image, name=f"bench-{name}")
+    try:
+        clock = dut.clock
+        ticks0, chip0, wall0 = dut.symbols["ms_count"], clock.now(), time.perf_counter()
+        while time.perf_counter() - wall0 < seconds:
+            time.sleep(0.05)
+        chip1, wall1 = clock.now(), time.perf_counter()
+        ticks1 = dut.symbols["ms_count"]
+    finally:
+        dut.close()
+    chip_ns = chip1 - chip0
+    # the readings halt the chip: count wall time in which it could run (reads cost ~15 ms)
+    return chip_ns / ((wall1 - wall0) * 1e9), (ticks1 - ticks0) / (chip_ns / 1e6)
+
+
+def step_time(catalog: TargetCatalog, steps: int = 25) -> int:
+    """Chip time (ns) of the washer controller's ``steps``-th step after reset."""
+    target, image = _chip(catalog, "qsm-washer")
+    dut = open_dut(target, image, name="bench-det", boot=False)
+    try:
+        at = dut.image.symbol("washer_step").address & ~1
+        ex = dut.execution
+        ex.set_breakpoint(at)
+        for n in range(steps):
+            if n:
+                ex.clear_breakpoint(at)
+                ex.step()
+                ex.set_breakpoint(at)
+            ex.resume()
+            if ex.wait_halt(60) is None:
+                raise SystemExit("the washer's controller did not step within 60 s")
+        return dut.clock.now()
+    finally:
+        dut.close()
+
+
+def main() -> None:
+    catalog = TargetCatalog(ROOT / "targets")
+    print("idle chips on chip time (QEMU -icount sleep=off), 2 s of wall time each")
+    for name in CHIPS:
+        ratio, ticks = idle_ratio(catalog, name)
+        print(f"  {name:11} chip/wall {ratio:5.1f}x (goal >= 15x)   firmware ticks per chip "
+              f"ms {ticks:.3f} (silicon: 1.000)")
+    quiet = [step_time(catalog) for _ in range(ARGS.runs)]
+    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    try:
+        busy = [step_time(catalog) for _ in range(ARGS.runs)]
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    both = quiet + busy
+    print(f"washer controller's 25th step, {ARGS.runs} fresh chips quiet + {ARGS.runs} with "
+          f"2 CPU hogs: {sorted(set(both))} ns; spread {max(both) - min(both)} ns (goal 0)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ARGS = ap.parse_args()
+    main()

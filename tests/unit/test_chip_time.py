@@ -1,0 +1,67 @@
+"""Chip time's parts that need no QEMU: the migration stream's icount, the icount argument, and
+which targets and settings can have it."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+
+import pytest
+
+from harness.backends.qemu_world import QemuWorld, chip_time_problems, chip_timed
+from harness.emu.vclock import NoChipClock, icount_of, icount_shift
+from harness.errors import ProtocolError
+from harness.settings import RunSettings
+
+
+def _stream(bias: int, count: int) -> bytes:
+    sub = bytes((0x05, 12)) + b"timer/icount" + struct.pack(">I", 1)
+    return b"QEVM\0\0\0\3" + b"\x04junk" * 3 + sub + struct.pack(">qq", bias, count) + b"\x1f"
+
+
+def test_icount_is_read_from_the_timer_subsection():
+    assert icount_of(_stream(123_456_789, 42)) == (123_456_789, 42)
+
+
+def test_a_stream_without_icount_or_cut_short_is_refused():
+    with pytest.raises(NoChipClock, match="without -icount"):
+        icount_of(b"QEVM\0\0\0\3" + b"timer/icount")  # the name alone is not the subsection
+    with pytest.raises(ProtocolError, match="ends inside"):
+        icount_of(_stream(1, 2)[:-12])
+
+
+@pytest.mark.parametrize(("argv", "shift"), [
+    (["-M", "x", "-icount", "shift=4,sleep=off"], 4),
+    (["-icount", "sleep=off,shift=7"], 7),
+    (["-icount", "shift=auto"], None),
+    (["-M", "x"], None),
+])
+def test_the_shift_comes_from_the_icount_argument(argv, shift):
+    assert icount_shift(argv) == shift
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return RunSettings(root=tmp_path, targets_dir=tmp_path, results=tmp_path, world="qemu")
+
+
+def test_chip_time_adds_icount_with_the_boards_shift_and_the_clock(settings, harness_manager):
+    target = harness_manager.target("qsm-tv")
+    on = dataclasses.replace(settings, chip_time=True)
+    assert chip_timed(target, settings) is target  # off: untouched
+    timed = chip_timed(target, on)
+    assert timed.qemu.extra_args[-2:] == ["-icount", "shift=3,sleep=off"]
+    assert target.qemu.extra_args == harness_manager.target("qsm-tv").qemu.extra_args
+    assert "clock" in QemuWorld().capabilities_for(on)
+    assert "clock" not in QemuWorld().capabilities_for(settings)
+    assert chip_time_problems(target, on) == []
+
+
+def test_chip_time_is_refused_with_snapshots_and_on_boards_without_a_shift(settings,
+                                                                          harness_manager):
+    target = harness_manager.target("qsm-washer")
+    snap = dataclasses.replace(settings, chip_time=True, dut_reuse="snapshot")
+    assert any("--dut-reuse snapshot" in p for p in chip_time_problems(target, snap))
+    bare = target.model_copy(update={"board": None})
+    on = dataclasses.replace(settings, chip_time=True)
+    assert any("chip_time_shift" in p for p in chip_time_problems(bare, on))
