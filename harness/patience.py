@@ -41,6 +41,7 @@ BASE: dict[str, float] = {
     "probe_connect": 5.0,  # the qemu: probe reaching its chip's gdbstub
     "probe_reply": 5.0,  # one reply through the qemu: probe
     "probe_serve": 10.0,  # a probe's chip started and listening
+    "remote_reply": 30.0,  # one reply of a pyocd server (a memory block may take seconds)
     "pool_ready": 15.0,  # a warm pool handing out a chip
     "console": 2.0,  # a console answer
     "boot_ready": 5.0,  # a console's ready line after reset

@@ -157,10 +157,11 @@ class Held:
 
 
 def acquire_place(address: str, tags: dict[str, str], timeout: float,
-                  say: Callable[[str], None] = lambda line: None) -> Held:
+                  say: Callable[[str], None] = lambda line: None,
+                  cancelled: Callable[[], bool] = lambda: False) -> Held:
     """Reserve a place matching ``tags``, wait for it (``say`` how many are ahead when that
     changes), acquire it. :class:`LabError` when none comes within ``timeout`` s, naming the
-    tags and the places that match them."""
+    tags and the places that match them, or as soon as ``cancelled()`` while waiting."""
     client = open_client(address)
     token = None
     try:
@@ -183,6 +184,9 @@ def acquire_place(address: str, tags: dict[str, str], timeout: float,
             if state in ("expired", "invalid"):
                 raise LabError(f"lab {client.address}: the reservation for {_tags(tags)} "
                                f"became {state}")
+            if cancelled():
+                raise LabError(f"lab {client.address}: the wait for a place with "
+                               f"{_tags(tags)} was cancelled")
             if time.monotonic() > deadline:
                 raise LabError(f"lab {client.address}: no place with {_tags(tags)} within "
                                f"{timeout:g} s (--lab-timeout); {len(matching)} match: "

@@ -60,6 +60,7 @@ class Acquiring:
                                                                        say, path)
         self._held: Held | None = None
         self._error: BaseException | None = None
+        self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._acquire, daemon=True,
@@ -73,7 +74,8 @@ class Acquiring:
         from .inventory import write_inventory
 
         try:
-            held = acquire_place(self.address, self.tags, self.timeout, self.say)
+            held = acquire_place(self.address, self.tags, self.timeout, self.say,
+                                 self._cancel.is_set)
         except BaseException as exc:  # raised by held() in pytest's own thread
             self._error = exc
             return
@@ -107,8 +109,10 @@ class Acquiring:
         return self._held
 
     def release(self) -> None:
-        """Release the place once acquired (waits for an acquisition under way); never
-        raises (an exit path)."""
+        """Release the place once acquired; a wait in the coordinator's line is given up
+        (Ctrl-C during collection does not wait out --lab-timeout). Never raises (an exit
+        path)."""
+        self._cancel.set()
         if self._thread is not None:
             self._thread.join()
         if self._held is not None:

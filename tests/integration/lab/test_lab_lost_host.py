@@ -50,13 +50,15 @@ def test_a_lost_host_errors_its_tests_and_the_rest_pass(tmp_path):
     up = _harness("lab", "up", "2", "--benches", "2", "--dir", str(lab_dir), timeout=600)
     address = up.stdout.split("coordinator ", 1)[1].split()[0]
     out = tmp_path / "run"
+    proc = None
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/acceptance/washer",
              "-n", "4", f"--lab={address}", "--lab-tags=chip=qsm-washer",
              f"--results={out}", f"--junitxml={out / 'junit.xml'}"],
             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=dict(os.environ, HARNESS_LEASE_DIR=str(tmp_path / "leases")))
+            env=dict(os.environ, HARNESS_LEASE_DIR=str(tmp_path / "leases")),
+            start_new_session=True)  # its workers too are stopped if a check below fails
         deadline = time.monotonic() + patience.limit(180)
         while _acquired(address) != {"bench-1-1", "bench-1-2", "bench-2-1", "bench-2-2"}:
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
@@ -84,4 +86,7 @@ def test_a_lost_host_errors_its_tests_and_the_rest_pass(tmp_path):
         status = _harness("lab", "status", f"--lab={address}").stdout
         assert "waiting" not in status and "allocated" not in status, status
     finally:
+        if proc is not None and proc.poll() is None:  # a failed check: it must not outlive us
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
         _harness("lab", "down", "--dir", str(lab_dir), check=False)
