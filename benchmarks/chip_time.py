@@ -26,6 +26,7 @@ from harness.backends.qemu import open_dut  # noqa: E402
 from harness.backends.qemu_world import chip_timed  # noqa: E402
 from harness.config import TargetCatalog  # noqa: E402
 from harness.firmware import built_image  # noqa: E402
+from harness.testing.calls import run_to_call  # noqa: E402
 
 CHIPS = ("qsm-washer", "qsm-tv", "qsm-auto")
 
@@ -62,17 +63,7 @@ def step_time(catalog: TargetCatalog, steps: int = 25) -> int:
     target, image = _chip(catalog, "qsm-washer")
     dut = open_dut(target, image, name="bench-det", boot=False)
     try:
-        at = dut.image.symbol("washer_step").address & ~1
-        ex = dut.execution
-        ex.set_breakpoint(at)
-        for n in range(steps):
-            if n:
-                ex.clear_breakpoint(at)
-                ex.step()
-                ex.set_breakpoint(at)
-            ex.resume()
-            if ex.wait_halt(60) is None:
-                raise SystemExit("the washer's controller did not step within 60 s")
+        run_to_call(dut, "washer_step", steps)
         return dut.clock.now()
     finally:
         dut.close()

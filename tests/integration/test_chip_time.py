@@ -16,6 +16,7 @@ import pytest
 from harness.backends.qemu import open_dut
 from harness.backends.qemu_pool import QemuPool
 from harness.backends.qemu_world import chip_timed
+from harness.testing.calls import run_to_call
 
 MS = 1_000_000  # ns
 
@@ -81,17 +82,7 @@ def _chip_time_at_tick(target, image, ticks: int) -> tuple[int, int]:
     ``ticks``-th time since reset."""
     dut = open_dut(target, image, name="chip-time-det", boot=False)
     try:
-        step = dut.image.symbol("washer_step").address & ~1
-        ex = dut.execution
-        ex.set_breakpoint(step)
-        for n in range(ticks):
-            if n:  # off the breakpoint, then on to the next call
-                ex.clear_breakpoint(step)
-                ex.step()
-                ex.set_breakpoint(step)
-            ex.resume()
-            halt = ex.wait_halt(60)
-            assert halt is not None and halt.pc == step
+        run_to_call(dut, "washer_step", ticks)
         return dut.clock.now(), dut.symbols["ms_count"]
     finally:
         dut.close()
