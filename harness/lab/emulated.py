@@ -45,7 +45,7 @@ def start_bench(state: LabState, host: int, index: int, machine: str, port: int,
     state.add(launcher)
     lines = wait_for(lambda: _printed(log, ("probe", "console", "monitor")),
                      patience.limit("probe_serve"),
-                     f"{place}: the probe launcher printing its probe and console",
+                     f"{place}: the probe launcher printing its probe, console and monitor",
                      launcher.alive, log)
     assert isinstance(lines, dict)
     instruments = _start_instruments(state, place, lines["monitor"], image)
