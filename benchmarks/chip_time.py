@@ -26,18 +26,17 @@ from harness.backends.qemu import open_dut  # noqa: E402
 from harness.backends.qemu_world import chip_timed  # noqa: E402
 from harness.config import TargetCatalog  # noqa: E402
 from harness.firmware import built_image  # noqa: E402
+from harness.settings import RunSettings  # noqa: E402
 from harness.testing.calls import run_to_call  # noqa: E402
 
 CHIPS = ("qsm-washer", "qsm-tv", "qsm-auto")
 
 
-class _On:
-    chip_time = True
-
-
 def _chip(catalog: TargetCatalog, name: str):
     target = catalog.get(name)
-    return chip_timed(target, _On()), built_image(target.firmware, catalog.root)
+    settings = RunSettings(root=ROOT, targets_dir=ROOT / "targets", results=ROOT / "results",
+                           chip_time=True)
+    return chip_timed(target, settings), built_image(target.firmware, catalog.root)
 
 
 def idle_ratio(catalog: TargetCatalog, name: str, seconds: float = 2.0) -> tuple[float, float]:
