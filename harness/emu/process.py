@@ -89,7 +89,10 @@ def make_rundir(prefix: str = "qsm-") -> Path:
     """A fresh run dir under :func:`rundir_base`, owned by this process (stale ones swept)."""
     sweep_stale_rundirs()
     rundir = Path(tempfile.mkdtemp(prefix=prefix, dir=rundir_base()))
-    (rundir / OWNER_FILE).write_text(_identity(os.getpid()))
+    # Written whole (rename): another process's sweep must never read a half-written owner.
+    partial = rundir / f".{OWNER_FILE}.partial"
+    partial.write_text(_identity(os.getpid()))
+    os.replace(partial, rundir / OWNER_FILE)
     return rundir
 
 
@@ -143,7 +146,7 @@ def sweep_stale_rundirs() -> list[Path]:
             owner = (d / OWNER_FILE).read_text() if (d / OWNER_FILE).exists() else None
         except OSError:
             continue
-        if owner is not None:
+        if owner:
             if _alive(owner):
                 continue
         elif time.time() - st.st_mtime < LEGACY_AGE or _mentioned_on_a_command_line(d):

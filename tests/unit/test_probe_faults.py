@@ -247,6 +247,20 @@ def test_run_dirs_record_their_owner_and_stale_ones_are_swept(tmp_path, monkeypa
     assert mine.exists() and legacy_new.exists() and leases.exists()
 
 
+def test_a_run_dir_being_made_is_never_swept(tmp_path, monkeypatch):
+    """Another process's sweep can look between mkdtemp and the owner's write: a fresh dir with
+    no owner yet, or an empty one, is a dir being made, not a stale one."""
+    monkeypatch.setenv("HARNESS_RUNDIR", str(tmp_path))
+    bare, empty = tmp_path / "qsm-making01", tmp_path / "qsm-making02"
+    bare.mkdir()
+    empty.mkdir()
+    (empty / process.OWNER_FILE).write_text("")
+    assert process.sweep_stale_rundirs() == []
+    assert bare.exists() and empty.exists()
+    made = process.make_rundir()
+    assert [p.name for p in made.iterdir()] == [process.OWNER_FILE]
+
+
 def test_the_sweep_stops_a_qemu_left_by_a_dead_owner(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RUNDIR", str(tmp_path))
     orphan = subprocess.Popen(["sleep", "60"])
