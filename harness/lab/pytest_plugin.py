@@ -186,6 +186,40 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"harness: lab {acquiring.address}, a place with {tags}"
 
 
+# what pyOCD, pyserial, PyVISA and the harness raise when the far end of a link is gone
+_LINK_ERRORS = frozenset({"ProbeError", "TransferError", "SerialException", "VisaIOError",
+                          "InstrumentError", "ProtocolError"})
+
+
+def _connection_lost(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """Whether a test ended on a lost connection (anywhere in the exception's chain)."""
+    from ..errors import DutLost
+
+    exc = excinfo.value if excinfo is not None else None
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (DutLost, ConnectionError, EOFError, OSError)) or any(
+                c.__name__ in _LINK_ERRORS for c in type(exc).__mro__):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _lost_after_a_while(held: Held, lost_resources: Callable[[Held], str]) -> str:
+    """The coordinator learns of a lost exporter a moment after its connections drop, and a
+    test on that place can fail first: asked again for a few seconds (only for such failures)."""
+    import time
+
+    from .. import patience
+
+    deadline = time.monotonic() + patience.scaled(5.0)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if lost := lost_resources(held):
+            return lost
+    return ""
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     held = _held(item.config)
     if held is not None:
@@ -207,7 +241,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         from .acquire import lost_resources
 
         lost = lost_resources(held)
+        if not lost and _connection_lost(call.excinfo):
+            lost = _lost_after_a_while(held, lost_resources)
         if lost:
             report.sections.append(("lab", lost))
-            item.user_properties.append(("lab_lost", lost))
+            # this report copied the item's properties when it was made: both get it, once
+            for props in (report.user_properties, item.user_properties):
+                if ("lab_lost", lost) not in props:
+                    props.append(("lab_lost", lost))
     return report
