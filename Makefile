@@ -10,7 +10,7 @@ RESULTS := results
 # Parallel workers for the suite (pytest-xdist); `make test JOBS=0` runs in one process.
 JOBS ?= 2
 
-.PHONY: demo test panel coverage sysdeps venv firmware lint bench clean distclean
+.PHONY: demo test panel coverage sysdeps qemu venv firmware lint bench clean distclean
 
 PYTEST := $(BIN)/pytest -n $(JOBS) -p no:cacheprovider
 
@@ -50,10 +50,8 @@ coverage: sysdeps venv
 
 # System packages: installed with apt when missing and running as root; otherwise the exact
 # command is printed and make stops.
-sysdeps:
+sysdeps: qemu
 	@missing=""; \
-	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
-	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi"; \
 	command -v gdb-multiarch >/dev/null || missing="$$missing gdb-multiarch"; \
 	command -v iverilog >/dev/null || missing="$$missing iverilog"; \
@@ -72,6 +70,30 @@ sysdeps:
 	    echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
 	    exit 1; \
 	  fi; \
+	fi
+
+# QEMU $(QEMU_MIN).0 or later: Debian 12's own 7.2 loses every other timer interrupt of a sleeping
+# core under icount (chip time). On Debian 12 it comes from bookworm-backports.
+QEMU_MIN := 10
+BACKPORTS := /etc/apt/sources.list.d/bookworm-backports.sources
+qemu:
+	@v=$$(qemu-system-arm --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p'); \
+	if [ -z "$$v" ] || [ "$$v" -lt $(QEMU_MIN) ] || ! command -v qemu-img >/dev/null; then \
+	  release=""; . /etc/os-release 2>/dev/null; \
+	  [ "$$VERSION_CODENAME" = bookworm ] && release="-t bookworm-backports"; \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "QEMU $(QEMU_MIN).0 or later is needed (found: $${v:-none})"; \
+	    [ -n "$$release" ] && echo "add bookworm-backports to apt's sources, then:"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends $$release qemu-system-arm qemu-utils"; \
+	    exit 1; \
+	  fi; \
+	  echo "installing QEMU $(QEMU_MIN) or later (found: $${v:-none})"; \
+	  if [ -n "$$release" ] && [ ! -e $(BACKPORTS) ]; then \
+	    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+	      'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' > $(BACKPORTS); \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$release qemu-system-arm qemu-utils >/dev/null; \
 	fi
 
 venv: $(STAMP)

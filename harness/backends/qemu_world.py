@@ -73,8 +73,22 @@ def chip_time_shift(target: Target) -> int | None:
     return board_profile(target.board).chip_time_shift
 
 
+# QEMU 7.2 (Debian 12's own) loses every other timer interrupt of a sleeping core under icount
+# sleep=off: a 1 ms SysTick counted 0.5 per ms of chip time. 10.0 counts it exactly.
+CHIP_TIME_QEMU = (10, 0)
+
+
 def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
+    from ..emu.process import qemu_version
+
     problems = []
+    if target.qemu is not None and (found := qemu_version()) < CHIP_TIME_QEMU:
+        need = ".".join(map(str, CHIP_TIME_QEMU))
+        problems.append(f"--chip-time on needs QEMU {need} or later, and "
+                        f"{'.'.join(map(str, found))} is installed: its icount loses every "
+                        f"other timer interrupt of a sleeping core, so firmware time would run "
+                        f"at half speed (on Debian 12: apt-get install -t bookworm-backports "
+                        f"qemu-system-arm; or run with --chip-time off)")
     if chip_time_shift(target) is None:
         problems.append(f"{target.source}: --chip-time on needs the board's instruction time "
                         f"(chip_time_shift in its profile); board {target.board or 'none'} "

@@ -22,6 +22,7 @@ error: SIGABRT, SIGSEGV, a non-zero exit; not a SIGKILL/SIGTERM someone sent, se
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -202,6 +203,18 @@ def qemu_binary() -> str:
     if path is None:
         raise ToolMissing(QEMU, QEMU_PACKAGE, "the qemu world")
     return path
+
+
+@functools.cache
+def qemu_version(binary: str | None = None) -> tuple[int, int]:
+    """``(major, minor)`` of the installed QEMU (``qemu-system-arm --version``)."""
+    binary = binary or qemu_binary()
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                         timeout=patience.scaled(10.0)).stdout
+    found = re.search(r"version (\d+)\.(\d+)", out)
+    if found is None:
+        raise HarnessError(f"{binary} --version printed no version: {out.strip()[:200]!r}")
+    return int(found.group(1)), int(found.group(2))
 
 
 @dataclass

@@ -4,11 +4,13 @@ which targets and settings can have it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import struct
 
 import pytest
 
 from harness.backends.qemu_world import QemuWorld, chip_time_problems, chip_timed
+from harness.emu.process import qemu_version
 from harness.emu.vclock import NoChipClock, icount_of, icount_shift
 from harness.errors import ProtocolError
 from harness.settings import RunSettings
@@ -65,3 +67,20 @@ def test_chip_time_is_refused_with_snapshots_and_on_boards_without_a_shift(setti
     bare = target.model_copy(update={"board": None})
     on = dataclasses.replace(settings, chip_time=True)
     assert any("chip_time_shift" in p for p in chip_time_problems(bare, on))
+
+
+def test_chip_time_is_refused_on_a_qemu_that_loses_timer_interrupts(settings, harness_manager,
+                                                                    tmp_path, monkeypatch):
+    old = tmp_path / "qemu-system-arm"  # a QEMU that says it is Debian 12's own 7.2
+    old.write_text("#!/bin/sh\necho 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    qemu_version.cache_clear()
+    try:
+        assert qemu_version() == (7, 2)
+        on = dataclasses.replace(settings, chip_time=True)
+        [problem] = chip_time_problems(harness_manager.target("qsm-washer"), on)
+        assert "needs QEMU 10.0 or later, and 7.2 is installed" in problem
+        assert "--chip-time off" in problem
+    finally:
+        qemu_version.cache_clear()
