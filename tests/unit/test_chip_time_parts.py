@@ -72,7 +72,8 @@ def test_chip_time_is_refused_with_snapshots_and_on_boards_without_a_shift(setti
 def test_chip_time_is_refused_on_a_qemu_that_loses_timer_interrupts(settings, harness_manager,
                                                                     tmp_path, monkeypatch):
     old = tmp_path / "qemu-system-arm"  # a QEMU that says it is Debian 12's own 7.2
-    old.write_text("#!/bin/sh\necho 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)'\n")
+    old.write_text("#!/bin/sh\n"
+                   "echo 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)'\n")
     old.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     qemu_version.cache_clear()
