@@ -6,6 +6,7 @@ costs a plain pytest run next to nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,10 +78,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "proven back at power-on state between tests; 'snapshot' restores a "
                      "chip saved the moment it was ready (a slow boot paid once; boards "
                      "whose QEMU snapshots work); 'fresh' starts a new process per test")
-    g.addoption("--chip-time", default="off", choices=("on", "off"),
+    g.addoption("--chip-time", default="off", choices=("off", "auto", "on"),
                 help="qemu world: run chips on chip time (QEMU -icount sleep=off with the "
                      "board's shift): firmware timing independent of the host, an idle chip "
-                     "faster than the wall, and dut.clock (requires('clock')). Default off")
+                     "faster than the wall, and dut.clock (requires('clock')). 'auto': for "
+                     "each target whose board has a shift, on QEMU 10 or later, without "
+                     "--dut-reuse snapshot; 'on' refuses a target that cannot. Default off")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness wait (slow machines, sanitizers); each wait is "
                      "also scaled by the machine's measured load unless --fixed-timeouts")
@@ -141,9 +144,31 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             os.environ[key] = value
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return (f"harness: waits x{settings(config).timeout_factor:g} (--timeout-factor), "
-            f"{patience.describe()}")
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"harness: waits x{settings(config).timeout_factor:g} (--timeout-factor), "
+             f"{patience.describe()}"]
+    run = settings(config)
+    if run.world == "qemu" and run.chip_time != "off":
+        with contextlib.suppress(HarnessError, pytest.UsageError):
+            lines.append(_chip_time_line(run, selected_targets(config)))
+    return lines
+
+
+def _chip_time_line(run: RunSettings, names: list[str]) -> str:
+    """Which targets run on chip time (``--chip-time auto`` says why the others do not)."""
+    from .backends.qemu_world import chip_time_for, chip_time_problems
+    from .config import TargetCatalog
+
+    catalog = TargetCatalog(run.targets_dir)
+    on, off = [], []
+    for name in names:
+        target = catalog.get(name)
+        if chip_time_for(target, run):
+            on.append(name)
+        else:
+            off.append(f"{name} ({'; '.join(chip_time_problems(target, run)) or 'no qemu'})")
+    text = f"harness: chip time ({run.chip_time}) on {', '.join(on) or 'no target'}"
+    return text + (f"; host time for {', '.join(off)}" if off else "")
 
 
 def selected_targets(config: pytest.Config) -> list[str]:
@@ -190,7 +215,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         world = worlds.get(settings(item.config).world)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    have = world.capabilities_for(settings(item.config))
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("target") if callspec is not None else None
+    target = None
+    if isinstance(name, str):
+        with contextlib.suppress(HarnessError):
+            target = manager(item.config).target(name)
+    have = world.capabilities_for(settings(item.config), target)
     missing = [c for c in marker.args if c not in have]
     if missing:
         pytest.skip(f"the {world.name} world lacks {', '.join(missing)}")

@@ -51,7 +51,9 @@ class RunSettings:
     firmware: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
     dut_scope: str = "function"
     dut_reuse: str = "reset"
-    chip_time: bool = False  # --chip-time on: the qemu world runs chips on icount
+    # --chip-time: "on" (chips on icount; a target that cannot is refused), "off", or "auto"
+    # (on for each target that can have it)
+    chip_time: str = "off"
     timeout_factor: float = 1.0
     build: bool = True
     probe: str | None = None
@@ -88,7 +90,7 @@ class RunSettings:
             firmware=MappingProxyType(parse_firmware_option(opt("firmware"))),
             dut_scope=opt("dut_scope"),
             dut_reuse=opt("dut_reuse"),
-            chip_time=opt("chip_time") == "on",
+            chip_time=opt("chip_time"),
             timeout_factor=opt("timeout_factor"),
             build=not opt("no_build"),
             probe=opt("probe"),

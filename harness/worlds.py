@@ -48,9 +48,10 @@ class World(ABC):
     description: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]  # names from harness.protocols.CAPABILITIES
 
-    def capabilities_for(self, settings: RunSettings) -> frozenset[str]:
-        """The capabilities a run with ``settings`` has (a run option may add some: the qemu
-        world's ``--chip-time on`` adds ``clock``)."""
+    def capabilities_for(self, settings: RunSettings,
+                         target: Target | None = None) -> frozenset[str]:
+        """The capabilities a run with ``settings`` has for ``target`` (None: any target); a
+        run option may add some: the qemu world's chip time adds ``clock``."""
         return self.capabilities
 
     def check(self, target: Target, settings: RunSettings) -> list[str]:

@@ -26,14 +26,17 @@ class QemuWorld(World):
     description = "QEMU system emulation of the CPU and board, real firmware image"
     capabilities = CAPABILITIES
 
-    def capabilities_for(self, settings: RunSettings) -> frozenset[str]:
-        return CAPABILITIES | {"clock"} if settings.chip_time else CAPABILITIES
+    def capabilities_for(self, settings: RunSettings,
+                         target: Target | None = None) -> frozenset[str]:
+        clocked = (settings.chip_time == "on" if target is None
+                   else chip_time_for(target, settings))
+        return CAPABILITIES | {"clock"} if clocked else CAPABILITIES
 
     def check(self, target: Target, settings: RunSettings) -> list[str]:
         if target.qemu is None:
             return [f"{target.source}: no 'qemu' section; {target.name} cannot run in the "
                     "qemu world"]
-        if settings.chip_time:
+        if settings.chip_time == "on":
             return chip_time_problems(target, settings)
         return []
 
@@ -62,6 +65,16 @@ class QemuWorld(World):
         except BaseException:
             cold.close()
             raise
+
+
+def chip_time_for(target: Target, settings: RunSettings) -> bool:
+    """Whether ``target`` runs on chip time: ``--chip-time on`` (a target that cannot is
+    refused by :meth:`QemuWorld.check`), ``off``, or ``auto``: wherever it can."""
+    if settings.chip_time == "on":
+        return True
+    if settings.chip_time != "auto" or target.qemu is None:
+        return False
+    return not chip_time_problems(target, settings)
 
 
 def chip_time_shift(target: Target) -> int | None:
@@ -103,7 +116,7 @@ def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
 def chip_timed(target: Target, settings: RunSettings) -> Target:
     """``target`` run on chip time when the run asks for it: QEMU's ``-icount
     shift=N,sleep=off`` (see :mod:`harness.emu.vclock`)."""
-    shift = chip_time_shift(target) if settings.chip_time else None
+    shift = chip_time_shift(target) if chip_time_for(target, settings) else None
     if shift is None or target.qemu is None:
         return target
     qemu = target.qemu.model_copy(update={

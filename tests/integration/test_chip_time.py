@@ -1,7 +1,7 @@
 """Chip time in the qemu world (``--chip-time on``): QEMU on icount with ``sleep=off``, its
 virtual clock read exactly through its migration stream, as ``dut.clock``.
 
-The suite itself runs without chip time; these tests open their chips on it directly.
+These tests open their chips on chip time directly, whatever the run's --chip-time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ MS = 1_000_000  # ns
 @pytest.fixture
 def washer(harness_manager):
     target = harness_manager.target("qsm-washer")
-    settings = dataclasses.replace(harness_manager.settings, chip_time=True)
+    settings = dataclasses.replace(harness_manager.settings, chip_time="on")
     return chip_timed(target, settings), harness_manager.image(target)
 
 
@@ -153,6 +153,8 @@ def test_the_chip_time_option_gives_requires_clock_tests_their_clock(pytester):
     pytester.makepyfile(test_clocked=CLOCKED)
     on = pytester.runpytest_subprocess("--chip-time", "on", "-p", "no:cacheprovider")
     on.assert_outcomes(passed=1)
-    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    auto = pytester.runpytest_subprocess("--chip-time", "auto", "-p", "no:cacheprovider")
+    auto.assert_outcomes(passed=1)
+    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")  # the default: off
     off.assert_outcomes(skipped=1)
     assert "the qemu world lacks clock" in off.stdout.str()

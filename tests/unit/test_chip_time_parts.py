@@ -49,24 +49,37 @@ def settings(tmp_path):
 
 def test_chip_time_adds_icount_with_the_boards_shift_and_the_clock(settings, harness_manager):
     target = harness_manager.target("qsm-tv")
-    on = dataclasses.replace(settings, chip_time=True)
-    assert chip_timed(target, settings) is target  # off: untouched
-    timed = chip_timed(target, on)
-    assert timed.qemu.extra_args[-2:] == ["-icount", "shift=3,sleep=off"]
+    assert settings.chip_time == "off"  # the default
+    on = dataclasses.replace(settings, chip_time="on")
+    off, settings = settings, dataclasses.replace(settings, chip_time="auto")
+    assert chip_timed(target, off) is target  # off: untouched
+    for mode in (on, settings):
+        timed = chip_timed(target, mode)
+        assert timed.qemu.extra_args[-2:] == ["-icount", "shift=3,sleep=off"]
+        assert "clock" in QemuWorld().capabilities_for(mode, target)
     assert target.qemu.extra_args == harness_manager.target("qsm-tv").qemu.extra_args
     assert "clock" in QemuWorld().capabilities_for(on)
-    assert "clock" not in QemuWorld().capabilities_for(settings)
+    assert "clock" not in QemuWorld().capabilities_for(off, target)
+    assert "clock" not in QemuWorld().capabilities_for(settings)  # auto: which target?
     assert chip_time_problems(target, on) == []
 
 
 def test_chip_time_is_refused_with_snapshots_and_on_boards_without_a_shift(settings,
                                                                           harness_manager):
     target = harness_manager.target("qsm-washer")
-    snap = dataclasses.replace(settings, chip_time=True, dut_reuse="snapshot")
+    snap = dataclasses.replace(settings, chip_time="on", dut_reuse="snapshot")
     assert any("--dut-reuse snapshot" in p for p in chip_time_problems(target, snap))
     bare = target.model_copy(update={"board": None})
-    on = dataclasses.replace(settings, chip_time=True)
+    on = dataclasses.replace(settings, chip_time="on")
+    settings = dataclasses.replace(settings, chip_time="auto")
     assert any("chip_time_shift" in p for p in chip_time_problems(bare, on))
+    world = QemuWorld()
+    assert world.check(bare, on) and world.check(target, snap)  # on: refused
+    # auto: those run on the host's time, without a word against them
+    auto_snap = dataclasses.replace(snap, chip_time="auto")
+    assert chip_timed(bare, settings) is bare and chip_timed(target, auto_snap) is target
+    assert world.check(bare, settings) == [] and world.check(target, auto_snap) == []
+    assert "clock" not in world.capabilities_for(auto_snap, target)
 
 
 def test_chip_time_is_refused_on_a_qemu_that_loses_timer_interrupts(settings, harness_manager,
@@ -79,9 +92,12 @@ def test_chip_time_is_refused_on_a_qemu_that_loses_timer_interrupts(settings, ha
     qemu_version.cache_clear()
     try:
         assert qemu_version() == (7, 2)
-        on = dataclasses.replace(settings, chip_time=True)
-        [problem] = chip_time_problems(harness_manager.target("qsm-washer"), on)
+        on = dataclasses.replace(settings, chip_time="on")
+        washer = harness_manager.target("qsm-washer")
+        [problem] = chip_time_problems(washer, on)
         assert "needs QEMU 10.0 or later, and 7.2 is installed" in problem
         assert "--chip-time off" in problem
+        auto = dataclasses.replace(settings, chip_time="auto")
+        assert chip_timed(washer, auto) is washer  # auto: the host's time
     finally:
         qemu_version.cache_clear()

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                 "harness.protocols", "harness.console", "harness.reaper"]),
     ("emulator", ["harness.emu"]),
     ("probes", ["harness.probes"]),
-    ("dut", ["harness.dut", "harness.worlds"]),
+    ("dut", ["harness.dut", "harness.worlds", "harness.chiptime"]),
     ("worlds", ["harness.backends", "harness.testing"]),
     ("session", ["harness.session"]),
     ("features", ["harness.instruments", "harness.diag", "harness.station", "harness.ctest",

@@ -5,13 +5,14 @@ import time
 import pytest
 from udsoncan.services import ECUReset
 
-from harness import patience
+from harness import chiptime, patience
 
 from .conftest import EXTENDED, nrc, raw_request
 
 pytestmark = [pytest.mark.targets("qsm-auto"), pytest.mark.requires("channels")]
 
 NEW_VIN = "WQSMA0TEST0000042"
+DELAY_MS = 10_000  # the lock-out after three wrong keys (firmware/README.md)
 
 
 def test_vin_write_needs_extended_session_and_unlock(uds):
@@ -36,27 +37,38 @@ def test_vin_write_needs_extended_session_and_unlock(uds):
 
 @pytest.mark.requires("symbols")
 def test_wrong_keys_lock_out_for_the_delay(uds, dut):
-    uds.change_session(EXTENDED)
-    with nrc(0x24):                               # a key before any seed
+    step = chiptime.running  # on chip time the chip holds between steps (S3 is only 5 s)
+    with step(dut):
+        uds.change_session(EXTENDED)
+    with step(dut), nrc(0x24):                    # a key before any seed
         uds.send_key(2, b"\x00\x00\x00\x00")
     for _ in range(2):
-        seed = uds.request_seed(1).service_data.seed
+        with step(dut):
+            seed = uds.request_seed(1).service_data.seed
         assert int.from_bytes(seed, "big") != 0
-        with nrc(0x35):
+        with step(dut), nrc(0x35):
             uds.send_key(2, b"\xde\xad\xbe\xef")
-    uds.request_seed(1)
-    with nrc(0x36):                               # third wrong key: locked out
-        uds.send_key(2, b"\xde\xad\xbe\xef")
-    with nrc(0x37):
+    with step(dut):
         uds.request_seed(1)
-    dut.symbols["stimulus.time_scale"] = 100      # 10 s delay of ECU time in 0.1 s
-    deadline = time.monotonic() + patience.limit(1.0)  # (S3 ends the session meanwhile)
-    while dut.symbols["uds.delay_active"] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with step(dut), nrc(0x36):                    # third wrong key: locked out
+        uds.send_key(2, b"\xde\xad\xbe\xef")
+    with step(dut), nrc(0x37):
+        uds.request_seed(1)
+    if chiptime.on_chip_time(dut):
+        # the ECU's own 10 s delay: still on 9.5 s later, over 0.5 s after that
+        chiptime.hold(dut, 0.95 * DELAY_MS)
+        assert dut.symbols["uds.delay_active"], "the security delay ended early"
+        chiptime.hold(dut, 0.05 * DELAY_MS + 10)
+    else:
+        dut.symbols["stimulus.time_scale"] = 100  # 10 s delay of ECU time in 0.1 s
+        deadline = time.monotonic() + patience.limit(1.0)  # (S3 ends the session meanwhile)
+        while dut.symbols["uds.delay_active"] and time.monotonic() < deadline:
+            time.sleep(0.02)
     assert not dut.symbols["uds.delay_active"], "the security delay did not end"
-    uds.change_session(EXTENDED)
-    uds.unlock_security_access(1)
-    seed = uds.request_seed(1).service_data.seed
+    with step(dut):
+        uds.change_session(EXTENDED)
+        uds.unlock_security_access(1)
+        seed = uds.request_seed(1).service_data.seed
     assert seed == b"\x00\x00\x00\x00"            # already unlocked: zero seed
 
 
