@@ -24,7 +24,7 @@ REQUIRED = {
 }
 
 
-def _states_on_chip_time(washer, into_ms=(5, 60)):
+def _states_on_chip_time(washer, into_ms=(1, 20, 60)):
     """On chip time, sampling by polling loses states: a late answer on a busy host is 15-40x
     that much of the chip's time. Here the chip is halted where the controller enters each
     state, then ``into_ms`` of chip time into it (at 200x, seconds of program time), and read
