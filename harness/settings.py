@@ -53,7 +53,7 @@ class RunSettings:
     dut_reuse: str = "reset"
     # --chip-time: "on" (chips on icount; a target that cannot is refused), "off", or "auto"
     # (on for each target that can have it)
-    chip_time: str = "auto"
+    chip_time: str = "off"
     timeout_factor: float = 1.0
     build: bool = True
     probe: str | None = None

@@ -153,8 +153,8 @@ def test_the_chip_time_option_gives_requires_clock_tests_their_clock(pytester):
     pytester.makepyfile(test_clocked=CLOCKED)
     on = pytester.runpytest_subprocess("--chip-time", "on", "-p", "no:cacheprovider")
     on.assert_outcomes(passed=1)
-    auto = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # the default: auto
+    auto = pytester.runpytest_subprocess("--chip-time", "auto", "-p", "no:cacheprovider")
     auto.assert_outcomes(passed=1)
-    off = pytester.runpytest_subprocess("--chip-time", "off", "-p", "no:cacheprovider", "-rs")
+    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")  # the default: off
     off.assert_outcomes(skipped=1)
     assert "the qemu world lacks clock" in off.stdout.str()
