@@ -46,12 +46,19 @@ def idle_ratio(catalog: TargetCatalog, name: str, seconds: float = 2.0) -> tuple
     target, image = _chip(catalog, name)
     dut = open_dut(target, image, name=f"bench-{name}")
     try:
-        clock = dut.clock
-        ticks0, chip0, wall0 = dut.symbols["ms_count"], clock.now(), time.perf_counter()
+        clock, ex = dut.clock, dut.execution
+
+        def both() -> tuple[int, int]:  # the tick count and the clock at the same instant
+            ex.halt()
+            try:
+                return dut.symbols["ms_count"], clock.now()
+            finally:
+                ex.resume()
+
+        (ticks0, chip0), wall0 = both(), time.perf_counter()
         while time.perf_counter() - wall0 < seconds:
             time.sleep(0.05)
-        chip1, wall1 = clock.now(), time.perf_counter()
-        ticks1 = dut.symbols["ms_count"]
+        (ticks1, chip1), wall1 = both(), time.perf_counter()
     finally:
         dut.close()
     chip_ns = chip1 - chip0
