@@ -86,6 +86,7 @@ def test_an_operator_runs_four_slots_from_the_panel(browser, tmp_path):
     with PanelServer(tmp_path, *QUICK) as server:
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         page = context.new_page()
+        page.set_default_timeout(ms(30))  # clicks, fills, screenshots: scaled like every wait
         page.goto(server.url)
 
         # start of shift: the operator id, however odd, is text
