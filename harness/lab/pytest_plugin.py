@@ -205,12 +205,13 @@ def _connection_lost(excinfo: pytest.ExceptionInfo[BaseException] | None) -> boo
     return False
 
 
-def _lost_after_a_while(held: Held, lost_resources: Callable[[Held], str]) -> str:
+def _lost_after_a_while(held: Held) -> str:
     """The coordinator learns of a lost exporter a moment after its connections drop, and a
     test on that place can fail first: asked again for a few seconds (only for such failures)."""
     import time
 
     from .. import patience
+    from .acquire import lost_resources
 
     deadline = time.monotonic() + patience.scaled(5.0)
     while time.monotonic() < deadline:
@@ -242,7 +243,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
         lost = lost_resources(held)
         if not lost and _connection_lost(call.excinfo):
-            lost = _lost_after_a_while(held, lost_resources)
+            lost = _lost_after_a_while(held)
         if lost:
             report.sections.append(("lab", lost))
             # this report copied the item's properties when it was made: both get it, once
