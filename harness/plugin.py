@@ -78,12 +78,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "proven back at power-on state between tests; 'snapshot' restores a "
                      "chip saved the moment it was ready (a slow boot paid once; boards "
                      "whose QEMU snapshots work); 'fresh' starts a new process per test")
-    g.addoption("--chip-time", default="off", choices=("off", "auto", "on"),
+    g.addoption("--chip-time", default="auto", choices=("off", "auto", "on"),
                 help="qemu world: run chips on chip time (QEMU -icount sleep=off with the "
                      "board's shift): firmware timing independent of the host, an idle chip "
                      "faster than the wall, and dut.clock (requires('clock')). 'auto': for "
                      "each target whose board has a shift, on QEMU 10 or later, without "
-                     "--dut-reuse snapshot; 'on' refuses a target that cannot. Default off")
+                     "--dut-reuse snapshot (the default); 'on' refuses a target that cannot; "
+                     "'off': the host's time")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness wait (slow machines, sanitizers); each wait is "
                      "also scaled by the machine's measured load unless --fixed-timeouts")

@@ -52,8 +52,8 @@ class RunSettings:
     dut_scope: str = "function"
     dut_reuse: str = "reset"
     # --chip-time: "on" (chips on icount; a target that cannot is refused), "off", or "auto"
-    # (on for each target that can have it)
-    chip_time: str = "off"
+    # (on for each target that can have it: the default)
+    chip_time: str = "auto"
     timeout_factor: float = 1.0
     build: bool = True
     probe: str | None = None

@@ -26,6 +26,7 @@ from ..errors import DutLost, ProtocolError
 from .rsp_wire import RspConnection
 
 READ_CHUNK = 2048
+STEP_FLAGS = 0x1 | 0x2  # QEMU's SSTEP_ENABLE | SSTEP_NOIRQ (not SSTEP_NOTIMER)
 WRITE_CHUNK = 2000
 
 
@@ -148,6 +149,10 @@ class RspClient:
                 pending += [h for h in re.findall(r'href="([^"]+)"', docs[name])
                             if h not in docs]
             self.registers = {r.name: r for r in parse_target_xml(docs)}
+            # QEMU steps with its timers stopped by default (SSTEP_NOTIMER): a core asleep in
+            # WFI then never wakes under -icount sleep=off, the step never ends and QEMU drops
+            # every packet but ^C. Timers run; interrupts stay masked. Other stubs answer "".
+            self._conn.transact(b"Qqemu.sstep=%x" % STEP_FLAGS)
             stop = self._conn.transact(b"?")
             self.last_stop = StopReply.parse(stop)
             self._running = False
@@ -268,7 +273,14 @@ class RspClient:
             if self._running:
                 self.halt()
             self._conn.send_packet(b"s")
-            return self._stopped(self._conn.recv_packet())
+            self._running = True
+            try:
+                return self._stopped(self._conn.recv_packet())
+            except ProtocolError as exc:
+                # a step that never ends leaves the stub running and deaf to all but ^C
+                self.halt()
+                raise ProtocolError(f"{exc}: a single step did not end (the core was halted "
+                                    f"again)") from None
 
     def poll_stop(self) -> StopReply | None:
         """Without waiting: the stop reply of a running core that stopped by itself (a

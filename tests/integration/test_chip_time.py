@@ -6,9 +6,12 @@ These tests open their chips on chip time directly, whatever the run's --chip-ti
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,37 @@ def test_a_reused_chips_clock_starts_again_at_power_on(washer):
             again.close()
     finally:
         pool.close()
+
+
+GPTM1_TAILR = 0x40031028  # a timer register the washer's firmware leaves alone
+
+
+@contextlib.contextmanager
+def _cpu_hogs(n: int):
+    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
+def test_device_writes_to_a_chip_halted_at_any_moment_all_complete(chip):
+    """A device register is written by the core: a store planted in RAM and single-stepped.
+    Halted while asleep in WFI on icount, the core must still wake for that step; QEMU's
+    default step stops its timers, and such a step never ended (QEMU then dropped every
+    packet but ^C). The halt lands at random moments, with the host loaded, so that some land
+    while the core sleeps."""
+    rng = random.Random(13)
+    with _cpu_hogs(2):
+        for n in range(1500):
+            chip.execution.resume()
+            time.sleep(rng.uniform(0, 0.002))
+            chip.memory.write_u32(GPTM1_TAILR, n)
+            assert chip.memory.read_u32(GPTM1_TAILR) == n
+    chip.execution.resume()
+    assert chip.command("status").startswith("state=IDLE")
 
 
 def test_without_chip_time_a_dut_has_no_clock(harness_manager):

@@ -49,9 +49,9 @@ def settings(tmp_path):
 
 def test_chip_time_adds_icount_with_the_boards_shift_and_the_clock(settings, harness_manager):
     target = harness_manager.target("qsm-tv")
-    assert settings.chip_time == "off"  # the default
+    assert settings.chip_time == "auto"  # the default
     on = dataclasses.replace(settings, chip_time="on")
-    off, settings = settings, dataclasses.replace(settings, chip_time="auto")
+    off = dataclasses.replace(settings, chip_time="off")
     assert chip_timed(target, off) is target  # off: untouched
     for mode in (on, settings):
         timed = chip_timed(target, mode)

@@ -149,3 +149,28 @@ def test_client_reports_memory_error():
     with pytest.raises(ProtocolError, match="0xdead0000"):
         client.read_memory(0xDEAD0000, 4)
     t.join()
+
+
+def test_a_step_that_never_ends_is_halted_again_and_said():
+    """A stub whose step never ends (it keeps the target running and drops all but ^C): the
+    step fails within the wait, the core is halted again, and the next command works."""
+    stub = FakeStub()
+    client = RspClient(RspConnection(stub.ours, timeout=0.2))
+
+    def peer():
+        assert stub.read_packet() == b"s"
+        stub.theirs.sendall(b"+")
+        assert stub.theirs.recv(1) == b"\x03"
+        stub.theirs.sendall(frame(b"T02thread:01;"))
+        assert stub.read_packet() == b"p0"
+        stub.theirs.sendall(b"+" + frame(b"78563412"))
+
+    t = threading.Thread(target=peer)
+    t.start()
+    client.registers = {r.name: r for r in parse_target_xml(
+        {"target.xml": '<feature><reg name="r0" bitsize="32"/></feature>'})}
+    with pytest.raises(ProtocolError, match="single step did not end"):
+        client.step()
+    assert not client.running
+    assert client.read_register("r0") == 0x12345678
+    t.join()
