@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -40,6 +40,11 @@ class Match:
         return self.match[key]
 
 
+# A wait that ran out on the host's clock, on a chip with a clock of its own, goes on until the
+# chip has had the whole timeout of its own time since, reading its clock every CHIP_POLL s of
+# host time; never longer than CHIP_CAP times the host's limit (a chip that does not run).
+CHIP_POLL = 0.05
+CHIP_CAP = 5.0
 SHOWN_WIDTH = 160  # characters of one console line in a report
 # C0 controls (but tab) and DEL, shown escaped: line noise must not drive the reader's terminal
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0B, 0x20), 0x7F)}
@@ -165,6 +170,8 @@ class Console:
         self._cond = threading.Condition()
         self._closed: str | None = None
         self._cleared_at = 0.0
+        # the chip's own time in ns, None while it is halted (set by a Dut with a clock)
+        self.chip_now: Callable[[], int | None] | None = None
         self._thread = threading.Thread(target=self._reader, name=f"console-{name}",
                                         daemon=True)
         self._thread.start()
@@ -290,6 +297,7 @@ class Console:
         limit = patience.limit(timeout, self.timeout_factor)
         deadline = time.monotonic() + limit
         grace = 0.0
+        chip = _ChipTimeout(self.chip_now, timeout, limit)
         with self._cond:
             start = self._cursor if since is None else since
             while True:
@@ -321,9 +329,12 @@ class Console:
                                   + self._tail(text))
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if chip.more():
+                        deadline = time.monotonic() + CHIP_POLL
+                        continue
                     raise ConsoleTimeout(
-                        f"{self.name}: no {self._describe(pats)} within {limit:.2f} s; "
-                        f"last lines:\n" + self._tail(text))
+                        f"{self.name}: no {self._describe(pats)} within {limit:.2f} s"
+                        f"{chip.said()}; last lines:\n" + self._tail(text))
                 self._cond.wait(remaining)
 
     def expect_exact(self, literal: str | Sequence[str], timeout: float = 2.0,
@@ -395,3 +406,38 @@ class Console:
             self.sock.close()
         self._thread.join(timeout=2)
         self.log.close()
+
+
+class _ChipTimeout:
+    """A console wait's timeout in the chip's own time, where it has a clock: once the host's
+    limit is out, the chip is given ``timeout`` more seconds of its own time (a loaded host
+    slows a chip on chip time; a deadline must not pass on time the chip never had), for at
+    most ``CHIP_CAP`` times the host's limit. Without a clock, or with the chip halted, the
+    host's limit is the timeout. The clock is read only once the host's limit ran out."""
+
+    def __init__(self, now: Callable[[], int | None] | None, timeout: float,
+                 limit: float) -> None:
+        self.now = now
+        self.timeout_ns = int(timeout * 1e9)
+        self.limit = limit
+        self.start: int | None = None
+        self.given = 0  # chip ns given since the host's limit ran out
+        self.cap = 0.0
+
+    def more(self) -> bool:
+        """Whether to wait on: the chip runs and has not had its timeout since."""
+        if self.now is None:
+            return False
+        chip = self.now()
+        if chip is None:  # halted: its clock stands still
+            return False
+        if self.start is None:
+            self.start, self.cap = chip, time.monotonic() + self.limit * (CHIP_CAP - 1)
+        self.given = chip - self.start
+        return self.given < self.timeout_ns and time.monotonic() < self.cap
+
+    def said(self) -> str:
+        if self.start is None:
+            return ""
+        return f" and {self.given / 1e6:.0f} ms of the chip's own time after that"
+

@@ -54,6 +54,9 @@ class Dut:
         # raw byte channels (e.g. SLCAN): name → pyserial URL ("socket://127.0.0.1:PORT")
         self.channels = channels or {}
         self._clock = clock
+        chip_now = _chip_now(clock, execution) if clock and execution else None
+        for con in self.consoles.values():
+            con.chip_now = chip_now  # console timeouts in chip time, where it has a clock
         self.timeout_factor = timeout_factor
         self.name = name or target.name
         self.step = "created"
@@ -299,3 +302,11 @@ class Dut:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _chip_now(clock: Clock, execution: Execution) -> Callable[[], int | None]:
+    """The chip's time for console waits: None while it is halted (its clock stands still)."""
+    def now() -> int | None:
+        return None if execution.is_halted else clock.now()
+    return now
+

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pytest
 from harness.backends.qemu import open_dut
 from harness.backends.qemu_pool import QemuPool
 from harness.backends.qemu_world import chip_timed
+from harness.errors import ConsoleTimeout
 from harness.testing.calls import run_to_call
 
 MS = 1_000_000  # ns
@@ -167,6 +171,30 @@ def test_without_chip_time_a_dut_has_no_clock(harness_manager):
         dut.close()
 
 
+def _stopped_by_the_host(dut, seconds: float) -> None:
+    """QEMU stopped (SIGSTOP) now, and let go on after ``seconds`` of host time."""
+    os.kill(dut.backend.pid, signal.SIGSTOP)
+    threading.Timer(seconds, os.kill, (dut.backend.pid, signal.SIGCONT)).start()
+
+
+def test_a_console_wait_is_not_lost_on_time_the_chip_never_had(chip, harness_manager):
+    """A command's timeout counts the chip's time where it has a clock: QEMU stopped by the
+    host for longer than the timeout (what a loaded host does to it, in the extreme) still
+    gets its answer. On the host's time the same wait fails."""
+    _stopped_by_the_host(chip, 2.0)
+    assert chip.command("status", timeout=0.1).startswith("state=IDLE")
+
+    target = harness_manager.target("qsm-washer")
+    host_timed = open_dut(target, harness_manager.image(target), name="host-time")
+    try:
+        _stopped_by_the_host(host_timed, 2.0)
+        with pytest.raises(ConsoleTimeout, match="within"):
+            host_timed.command("status", timeout=0.1)
+    finally:
+        time.sleep(2.0)
+        host_timed.close()
+
+
 CLOCKED = """
 import pytest
 
@@ -187,8 +215,8 @@ def test_the_chip_time_option_gives_requires_clock_tests_their_clock(pytester):
     pytester.makepyfile(test_clocked=CLOCKED)
     on = pytester.runpytest_subprocess("--chip-time", "on", "-p", "no:cacheprovider")
     on.assert_outcomes(passed=1)
-    auto = pytester.runpytest_subprocess("--chip-time", "auto", "-p", "no:cacheprovider")
+    auto = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # the default: auto
     auto.assert_outcomes(passed=1)
-    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")  # the default: off
+    off = pytester.runpytest_subprocess("--chip-time", "off", "-p", "no:cacheprovider", "-rs")
     off.assert_outcomes(skipped=1)
     assert "the qemu world lacks clock" in off.stdout.str()

@@ -161,3 +161,49 @@ def test_a_log_that_cannot_be_written_says_why_and_the_console_reads_on(monkeypa
     assert not con.closed and "No space left" in (con.log.error or "")
     con.close()
     chip.close()
+
+
+class FakeChipClock:
+    """A chip clock that moves only when told to (or never: None, a halted chip)."""
+
+    def __init__(self, halted=False):
+        self.ns, self.halted, self.reads = 0, halted, 0
+
+    def __call__(self):
+        self.reads += 1
+        return None if self.halted else self.ns
+
+
+def test_a_wait_out_of_host_time_goes_on_until_the_chip_had_its_timeout(pair):
+    con, chip = pair
+    clock = FakeChipClock()
+    con.chip_now = clock
+    with pytest.raises(ConsoleTimeout, match="of the chip's own time") as err:
+        con.expect(r"^never$", timeout=0.05)  # the chip's time stands still: up to the cap
+    assert clock.reads > 1
+    assert "and 0 ms of the chip's own time" in str(err.value)
+
+    def late():  # the line comes only after the host's limit ran out
+        chip.sendall(b"late\n")
+        return 0
+
+    con.chip_now = late
+    assert con.expect(r"^late$", timeout=0.05).group(0) == "late"  # found in the chip's grace
+
+
+def test_a_chip_that_had_its_time_or_is_halted_fails_the_wait_at_the_hosts_limit(pair):
+    con, _ = pair
+    clock = FakeChipClock()
+
+    def fast():
+        clock.ns += 10**9  # a second of chip time per read
+        return clock.ns
+
+    con.chip_now = fast
+    with pytest.raises(ConsoleTimeout, match="and 1000 ms of the chip's own time"):
+        con.expect(r"^never$", timeout=0.05)
+    halted = FakeChipClock(halted=True)
+    con.chip_now = halted
+    with pytest.raises(ConsoleTimeout) as err:
+        con.expect(r"^never$", timeout=0.05)
+    assert "chip's own time" not in str(err.value) and halted.reads == 1

@@ -10,10 +10,14 @@ import re
 
 import pytest
 
+from harness import chiptime
+from harness.testing.calls import run_to_call
+
 # (each test module carries ``pytestmark = pytest.mark.targets("qsm-washer")``: pytest applies
 # ``pytestmark`` per module, not from a conftest)
 
 STATES = ["IDLE", "FILL", "WASH", "RINSE", "SPIN", "DRAIN", "DONE"]
+STATES_BY_CODE = [*STATES, "FAULT"]  # the firmware's washer_state_t (firmware/washer/washer.c)
 SAFE_WATER = 10
 
 
@@ -60,6 +64,32 @@ class Washer:
     @property
     def outputs(self) -> dict:
         return self.dut.symbols["outputs"]
+
+    def freeze_in(self, state: str, program: str = "cotton", time_scale: int = 100) -> int:
+        """Start ``program`` at ``time_scale`` program ms per tick and freeze its time
+        (``time_scale`` 0) in ``state``; returns the console mark of the start.
+
+        On chip time the chip is halted where the controller enters each state and frozen
+        there: a host that reacts late to the state's line (a loaded one) is 15-40x that late
+        in the chip's time, past a short state. On the host's time, once its line is seen."""
+        self.stimulus(time_scale=time_scale)
+        mark = self.start(program)
+        if chiptime.on_chip_time(self.dut):
+            ex = self.dut.execution
+            while True:
+                run_to_call(self.dut, "enter", 1)
+                entering = STATES_BY_CODE[ex.read_register("r0")]
+                if entering == state:
+                    break
+                assert entering not in ("DONE", "FAULT"), \
+                    f"{program} entered {entering} before {state}"
+                ex.step()  # off the call, so that the next run does not stop there again
+            self.stimulus(time_scale=0)
+            ex.resume()
+        self.wait_state(state, since=mark, timeout=10.0)
+        if not chiptime.on_chip_time(self.dut):
+            self.stimulus(time_scale=0)
+        return mark
 
     def stimulus(self, **fields) -> None:
         """Write stimulus fields. Turning the plant model off comes first and takes effect at

@@ -38,10 +38,7 @@ def steady(read, what: str, n: int = 5, tol: float = 0.02, floor: float = 0.001)
 
 
 def hold(washer: Washer, state: str, program: str = "cotton") -> dict:
-    washer.stimulus(time_scale=100)
-    mark = washer.start(program)
-    washer.wait_state(state, since=mark, timeout=10.0)
-    washer.stimulus(time_scale=0)
+    washer.freeze_in(state, program)
     out = washer.outputs
     assert washer.status()["state"] == state
     return out

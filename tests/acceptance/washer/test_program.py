@@ -6,12 +6,10 @@ from harness import chiptime
 from harness.errors import CommandError
 from harness.testing.calls import run_to_call
 
-from .conftest import SAFE_WATER, STATES
+from .conftest import SAFE_WATER, STATES, STATES_BY_CODE
 
 pytestmark = pytest.mark.targets("qsm-washer")
 
-# the firmware's washer_state_t, in order (firmware/washer/washer.c)
-STATES_BY_CODE = ["IDLE", "FILL", "WASH", "RINSE", "SPIN", "DRAIN", "DONE", "FAULT"]
 
 # outputs each state must drive (see firmware/README.md); heater checked per program
 REQUIRED = {
