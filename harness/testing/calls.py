@@ -10,9 +10,13 @@ from ..errors import HarnessError
 
 def run_to_call(dut: Dut, function: str, n: int, timeout: float = 60.0) -> None:
     """Let the chip run until ``function`` is entered for the ``n``-th time from now; it is left
-    halted at the function's first instruction."""
+    halted at the function's first instruction (a call it is halted on already is not counted)."""
     at = dut.image.symbol(function).address & ~1
     ex = dut.execution
+    if ex.is_halted and ex.read_register("pc") == at:
+        # halted on that call already (a previous run_to_call): it does not count, and off it
+        # first — a resume there stops at once in QEMU's gdbstub and steps over in pyOCD
+        ex.step()
     ex.set_breakpoint(at)
     try:
         for k in range(n):

@@ -65,6 +65,18 @@ class Washer:
     def outputs(self) -> dict:
         return self.dut.symbols["outputs"]
 
+    def halt_at_entry(self, state: str, what: str) -> None:
+        """Run the chip until the controller enters ``state``: halted at the entry, the state
+        not yet changed. ``what``: what should lead there, for the failure."""
+        ex = self.dut.execution
+        while True:
+            run_to_call(self.dut, "enter", 1)
+            entering = STATES_BY_CODE[ex.read_register("r0")]  # enter(state)'s argument
+            if entering == state:
+                return
+            assert entering not in ("DONE", "FAULT", "IDLE"), \
+                f"{what} led to {entering} before {state}"
+
     def freeze_in(self, state: str, program: str = "cotton", time_scale: int = 100) -> int:
         """Start ``program`` at ``time_scale`` program ms per tick and freeze its time
         (``time_scale`` 0) in ``state``; returns the console mark of the start.
@@ -75,17 +87,9 @@ class Washer:
         self.stimulus(time_scale=time_scale)
         mark = self.start(program)
         if chiptime.on_chip_time(self.dut):
-            ex = self.dut.execution
-            while True:
-                run_to_call(self.dut, "enter", 1)
-                entering = STATES_BY_CODE[ex.read_register("r0")]
-                if entering == state:
-                    break
-                assert entering not in ("DONE", "FAULT"), \
-                    f"{program} entered {entering} before {state}"
-                ex.step()  # off the call, so that the next run does not stop there again
+            self.halt_at_entry(state, program)
             self.stimulus(time_scale=0)
-            ex.resume()
+            self.dut.execution.resume()
         self.wait_state(state, since=mark, timeout=10.0)
         if not chiptime.on_chip_time(self.dut):
             self.stimulus(time_scale=0)

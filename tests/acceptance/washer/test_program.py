@@ -28,19 +28,47 @@ def _states_on_chip_time(washer, into_ms=(1, 20, 60)):
     state, then ``into_ms`` of chip time into it (at 200x, seconds of program time), and read
     while halted: the same samples on every run, however loaded the host."""
     dut = washer.dut
-
-    def sample() -> dict:
-        sens, out = dut.symbols["sens"], dut.symbols["outputs"]
-        return {"state": STATES_BY_CODE[dut.symbols["state"]], "water": sens["water_mm"],
-                "rpm": sens["drum_rpm"], **out}
-
     dut.execution.halt()
-    yield sample()  # the first state, entered by the start command
+    yield _sample(dut)  # the first state, entered by the start command
     while True:
         run_to_call(dut, "enter", 1)
         for ms in into_ms:
             chiptime.hold(dut, ms)
-            yield sample()
+            yield _sample(dut)
+
+
+def _sample(dut) -> dict:
+    """What ``status`` shows, read from the controller's variables (the chip halted)."""
+    sens, out = dut.symbols["sens"], dut.symbols["outputs"]
+    return {"state": STATES_BY_CODE[dut.symbols["state"]], "water": sens["water_mm"],
+            "rpm": sens["drum_rpm"], **out}
+
+
+def _stopped(washer, stop: int):
+    """The controller's state from the stop command until it is IDLE again. On chip time its
+    DRAIN lasts tens of ms of chip time, ~2 ms of wall time: the chip is halted where DRAIN
+    is entered, then sampled every ms of its time while halted. On the host's time, by
+    polling ``status``."""
+    dut = washer.dut
+    if not chiptime.on_chip_time(dut):
+        assert dut.command("stop") == "stop"
+        washer.wait_state("DRAIN", since=stop)
+        while (st := washer.status())["state"] != "IDLE":
+            yield st
+        yield st
+        return
+    dut.execution.halt()
+    dut.console.sendline("stop")  # taken by the UART while halted, read once it runs
+    washer.halt_at_entry("DRAIN", "stop")
+    while (st := _held_sample(dut, 1))["state"] != "IDLE":
+        yield st
+    dut.execution.resume()
+    yield st
+
+
+def _held_sample(dut, ms: float) -> dict:
+    chiptime.hold(dut, ms)
+    return _sample(dut)
 
 
 @pytest.mark.requires("symbols")
@@ -106,12 +134,9 @@ def test_stop_mid_program_drains_before_unlocking(washer):
     washer.wait_state("WASH", since=mark)
     assert washer.status()["water"] > SAFE_WATER
     stop = washer.mark()
-    assert washer.dut.command("stop") == "stop"
-    washer.wait_state("DRAIN", since=stop)
     # while water is above the safe level or the drum turns, the door stays locked
     seen = []
-    while True:
-        st = washer.status()
+    for st in _stopped(washer, stop):
         seen.append(st)
         if st["state"] == "IDLE":
             break
@@ -121,6 +146,7 @@ def test_stop_mid_program_drains_before_unlocking(washer):
         assert len(seen) < 2000, "never returned to IDLE"
     assert st["lock"] == 0 and st["water"] <= SAFE_WATER and st["rpm"] == 0
     assert any(s["water"] > SAFE_WATER for s in seen), "drain was not observed"
+    washer.wait_state("IDLE", since=stop)
     assert washer.states_since(stop) == ["DRAIN", "IDLE"]
 
 
