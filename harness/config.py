@@ -246,6 +246,10 @@ def board_profile(name: str) -> BoardProfile:
 class BenchWorld(_Model):
     pyocd_target: str
     timeout_factor: Annotated[float, Field(gt=0)] = 1.0
+    core_clock_hz: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="the part's core clock on the bench, in Hz: the rate its "
+        "DWT cycle counter counts for chip time (--chip-time; overrides the firmware's "
+        "SystemCoreClock; the qemu: probe counts at its own rate)")
 
 
 class Target(_Model):

@@ -79,12 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "chip saved the moment it was ready (a slow boot paid once; boards "
                      "whose QEMU snapshots work); 'fresh' starts a new process per test")
     g.addoption("--chip-time", default="auto", choices=("off", "auto", "on"),
-                help="qemu world: run chips on chip time (QEMU -icount sleep=off with the "
-                     "board's shift): firmware timing independent of the host, an idle chip "
-                     "faster than the wall, and dut.clock (requires('clock')). 'auto': for "
-                     "each target whose board has a shift, on QEMU 10 or later, without "
-                     "--dut-reuse snapshot (the default); 'on' refuses a target that cannot; "
-                     "'off': the host's time")
+                help="run chips on chip time, with dut.clock (requires('clock')): in the "
+                     "qemu world QEMU -icount sleep=off with the board's shift (firmware "
+                     "timing independent of the host, an idle chip faster than the wall); in "
+                     "the pyocd world the core's DWT cycle counter (qemu:auto chips on "
+                     "icount). 'auto': for each target that can (a board with a shift, on "
+                     "QEMU 10 or later, without --dut-reuse snapshot in the qemu world; a core "
+                     "with a cycle counter on a bench) (the default); 'on' refuses a target "
+                     "that cannot; 'off': the host's time")
     g.addoption("--timeout-factor", type=float, default=1.0, metavar="F",
                 help="multiply every harness wait (slow machines, sanitizers); each wait is "
                      "also scaled by the machine's measured load unless --fixed-timeouts")
@@ -149,26 +151,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"harness: waits x{settings(config).timeout_factor:g} (--timeout-factor), "
              f"{patience.describe()}"]
     run = settings(config)
-    if run.world == "qemu" and run.chip_time != "off":
+    if run.chip_time != "off":
         with contextlib.suppress(HarnessError, pytest.UsageError):
-            lines.append(_chip_time_line(run, selected_targets(config)))
+            if line := _chip_time_line(run, selected_targets(config)):
+                lines.append(line)
     return lines
 
 
-def _chip_time_line(run: RunSettings, names: list[str]) -> str:
-    """Which targets run on chip time (``--chip-time auto`` says why the others do not)."""
-    from .backends.qemu_world import chip_time_for, chip_time_problems
+def _chip_time_line(run: RunSettings, names: list[str]) -> str | None:
+    """Which targets run on chip time (``--chip-time auto`` says why the others do not); None
+    in a world without chip time."""
     from .config import TargetCatalog
 
+    world = worlds.get(run.world)
     catalog = TargetCatalog(run.targets_dir)
     on, off = [], []
     for name in names:
         target = catalog.get(name)
-        if chip_time_for(target, run):
+        problems = world.chip_time_problems(target, run)
+        if problems is None:
+            return None
+        if "clock" in world.capabilities_for(run, target):
             on.append(name)
         else:
-            off.append(f"{name} ({'; '.join(chip_time_problems(target, run)) or 'no qemu'})")
+            off.append(f"{name} ({'; '.join(problems) or 'no chip clock'})")
     text = f"harness: chip time ({run.chip_time}) on {', '.join(on) or 'no target'}"
+    if on and (note := world.chip_time_note(run)):
+        text += f" ({note})"
     return text + (f"; host time for {', '.join(off)}" if off else "")
 
 

@@ -51,8 +51,17 @@ class World(ABC):
     def capabilities_for(self, settings: RunSettings,
                          target: Target | None = None) -> frozenset[str]:
         """The capabilities a run with ``settings`` has for ``target`` (None: any target); a
-        run option may add some: the qemu world's chip time adds ``clock``."""
+        run option may add some: chip time (``--chip-time``) adds ``clock``."""
         return self.capabilities
+
+    def chip_time_problems(self, target: Target, settings: RunSettings) -> list[str] | None:
+        """Why ``target`` cannot run on chip time here (empty: it can), as far as is known
+        before a chip is opened; None: this world has no chip time at all."""
+        return None
+
+    def chip_time_note(self, settings: RunSettings) -> str:
+        """What the run's header adds about this world's chip time (where it comes from)."""
+        return ""
 
     def check(self, target: Target, settings: RunSettings) -> list[str]:
         """Why ``target`` cannot run in this world with these settings (empty: it can)."""

@@ -7,12 +7,18 @@ inventory is leased (the emulated bench offers ``qemu:auto``).
 
 One pyOCD session per DUT, opened here and closed on every exit path. pyOCD is imported only
 when a DUT of this world is opened.
+
+On chip time (``chip_time`` "on" or "auto", decided per target by the world) the DUT gets a
+``clock`` from the core's DWT cycle counter (:mod:`harness.backends.pyocd_clock`), checked
+once the image is programmed (:meth:`PyocdBackend.start_clock`); ``qemu:auto`` then runs its
+QEMU on icount (the world hands over the target with its ``-icount`` arguments).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +34,7 @@ from .pyocd_protocols import PyocdExecution, PyocdLoader, PyocdMemory
 
 if TYPE_CHECKING:
     from ..bench import Bench
+    from .pyocd_clock import DwtClock
 
 AUTO = "qemu:auto"
 SESSION_OPTIONS = {
@@ -45,15 +52,19 @@ class PyocdBackend:
     Public, besides the Backend protocol and the Dut's protocols: ``uid`` (the probe's unique
     id), ``session`` (the open pyOCD session, for pyOCD's own tools such as a MemoryLoader),
     ``process`` (the QEMU behind ``qemu:auto``, None for a bench probe; see
-    :class:`~harness.emu.process.QemuProcess`) and ``pid`` (its process id).
+    :class:`~harness.emu.process.QemuProcess`), ``pid`` (its process id), ``clock`` (chip
+    time, None without) and ``clock_problem`` (why ``--chip-time auto`` found none).
     """
 
     world = "pyocd"
 
     def __init__(self, target: Target, image: FirmwareImage, name: str, probe: str | None,
                  log_dir: Path | None, timeout_factor: float, bench: Bench | None = None,
-                 slot: int | None = None) -> None:
+                 slot: int | None = None, chip_time: str = "off") -> None:
         self.target = target
+        self.chip_time = chip_time  # "on", "auto" (wanted for this target) or "off"
+        self.clock: DwtClock | None = None
+        self.clock_problem: str | None = None
         self.bench = bench
         self.slot = slot
         self.image = image
@@ -239,13 +250,38 @@ class PyocdBackend:
             text += f"; {self.process.diagnosis()}"
         return text
 
+    def start_clock(self) -> None:
+        """On chip time, once the image is programmed (the core halted at its reset vector):
+        ``clock`` from the DWT cycle counter. A part without a usable one stops ``--chip-time
+        on`` with the reason; ``auto`` warns and goes on on the host's time."""
+        if self.chip_time == "off" or self.clock is not None or self.clock_problem is not None:
+            return
+        from .pyocd_clock import NoCycleCounter, open_clock
+
+        try:
+            clock = open_clock(self)
+        except NoCycleCounter as exc:
+            why = f"{self.target.name} on probe {self.uid} has no chip clock: {exc}"
+            if self.chip_time == "on":
+                raise HarnessError(f"--chip-time on: {why} ({self.target.source}; or run with "
+                                   "--chip-time off)") from None
+            self.clock_problem = why
+            warnings.warn(ChipTimeFallback(f"--chip-time auto: {why}; it runs on the host's "
+                                           "time"), stacklevel=2)
+            return
+        self.clock = clock
+        self._stack.callback(clock.close)  # before the session closes
+        clock.power_on()  # a Dut not booted yet counts from its power-on state too
+
     def power_on(self) -> None:
         """Flash the image (pyOCD FileProgrammer) unless it is already programmed and
-        verified, and let the chip run from reset."""
+        verified, and let the chip run from reset (chip time counted from here)."""
         if not self.alive:
             raise DutLost(f"{self.name}: {self.diagnosis()}")
         if self.loader.loaded is not self.image:
             self.loader.load(self.image)
+        if self.clock is not None:
+            self.clock.power_on()
         self.execution.resume()
 
     def close(self) -> int | None:
@@ -255,6 +291,11 @@ class PyocdBackend:
         if process is not None:
             code = process.proc.returncode
         return code
+
+
+class ChipTimeFallback(UserWarning):
+    """``--chip-time auto``: a part found without a usable cycle counter runs on the host's
+    time."""
 
 
 def _bench_inventory(target: Target) -> Bench | None:
@@ -274,18 +315,20 @@ def _bench_inventory(target: Target) -> Bench | None:
 def open_dut(target: Target, image: FirmwareImage, *, name: str | None = None,
              log_dir: Path | None = None, timeout_factor: float = 1.0,
              probe: str | None = None, bench=None, slot: int | None = None,
-             boot: bool = True) -> Dut:
+             boot: bool = True, chip_time: str = "off") -> Dut:
     """Open a pyOCD session on ``probe`` (default: the bench inventory's, ``qemu:auto`` on the
     emulated bench) and flash ``image``: a booted :class:`Dut`, or with ``boot=False`` one
-    halted at the reset vector of the flashed image (closed on any failure)."""
+    halted at the reset vector of the flashed image (closed on any failure). ``chip_time``:
+    "on" or "auto" gives it ``dut.clock`` from the core's cycle counter (see
+    :meth:`PyocdBackend.start_clock`)."""
     factor = timeout_factor * (target.bench.timeout_factor if target.bench else 1.0)
     backend = PyocdBackend(target, image, name or target.name, probe, log_dir, factor,
-                           bench=bench, slot=slot)
-    if not boot:
-        try:
-            backend.loader.load(image)  # leaves the core reset and halted
-        except BaseException:
-            backend.close()
-            raise
+                           bench=bench, slot=slot, chip_time=chip_time)
+    try:
+        backend.loader.load(image)  # leaves the core reset and halted
+        backend.start_clock()
+    except BaseException:
+        backend.close()
+        raise
     return Dut.from_backend(backend, target=target, image=image, timeout_factor=factor,
                             name=backend.name, boot=boot)

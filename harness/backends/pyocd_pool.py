@@ -9,6 +9,10 @@ chip (``qemu:`` probe) also empty the UART receive FIFO and restore the device r
 reset leaves alone (the target's ``uart_drain``/``reset_writes``); nothing unread on the
 console either way; then let it run and wait for the shell. Whatever cannot be proven clean is
 closed and replaced by a new session.
+
+On chip time an idle chip is halted when it comes back, and its clock stops watching its
+counter until the next power-on (a chip on icount never sleeps on the host: it would take a
+CPU moving its clock on).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class PyocdPool(Pool):
                                    log_dir=log_dir, **self._backend_kwargs())
             try:
                 backend.loader.load(self.image)  # leaves the core reset and halted
+                backend.start_clock()
             except BaseException:
                 backend.close()
                 raise
@@ -86,10 +91,24 @@ class PyocdPool(Pool):
     def release(self, backend: PyocdBackend) -> None:
         for con in backend.consoles.values():
             con.log.close()
-        if backend.alive:
+        if backend.alive and self._park(backend):
             self._idle.append(backend)
         else:
             backend.close()
+
+    def _park(self, backend: PyocdBackend) -> bool:
+        """An idle chip on chip time is halted and its counter no longer watched; False when
+        it cannot be halted (it is discarded)."""
+        if backend.clock is None:
+            return True
+        backend.clock.idle()
+        try:
+            backend.execution.halt()
+        except Exception as exc:  # a chip that does not halt is no chip to hand out again
+            self.discarded.append(f"{backend.name}: not halted when it came back ({exc})")
+            self.stats["discarded"] += 1
+            return False
+        return True
 
     def close(self) -> None:
         while self._idle:
@@ -118,6 +137,9 @@ class PyocdPool(Pool):
         core.bp_manager.flush()
         fpb = getattr(core, "fpb", None)
         if fpb is not None:  # the FPB survives a system reset: clear every comparator, disable
+            # init() appends the comparators it finds to the ones it knew: without this the
+            # list, and the writes that clear it, grew by six with every reuse
+            fpb.hw_breakpoints.clear()
             fpb.init()
         if backend.loader.verify(self.image):
             backend.loader.load(self.image)  # re-program what a test changed (resets+halts)
@@ -139,6 +161,8 @@ class PyocdPool(Pool):
             # the qemu: probe's core runs them as one table (a stepped store each is ~0.5 ms)
             core.store_table([(w.address, w.value) for w in self.target.qemu.reset_writes])
         self._settle_consoles(backend)
+        if backend.clock is not None:
+            backend.clock.power_on()  # chip time from this power-on state
 
     def _drain_uarts(self, backend: PyocdBackend) -> None:
         if emulated_core(backend.session) is None or self.target.qemu is None:

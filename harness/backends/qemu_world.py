@@ -32,6 +32,11 @@ class QemuWorld(World):
                    else chip_time_for(target, settings))
         return CAPABILITIES | {"clock"} if clocked else CAPABILITIES
 
+    def chip_time_problems(self, target: Target, settings: RunSettings) -> list[str]:
+        if target.qemu is None:
+            return [f"{target.source}: no 'qemu' section"]
+        return chip_time_problems(target, settings)
+
     def check(self, target: Target, settings: RunSettings) -> list[str]:
         if target.qemu is None:
             return [f"{target.source}: no 'qemu' section; {target.name} cannot run in the "
@@ -79,33 +84,15 @@ def chip_time_for(target: Target, settings: RunSettings) -> bool:
 
 def chip_time_shift(target: Target) -> int | None:
     """The icount shift of ``target``'s board (2^shift ns per instruction), None if unknown."""
-    if target.board is None:
-        return None
-    from ..config import board_profile
+    from ..emu.icount import board_shift
 
-    return board_profile(target.board).chip_time_shift
-
-
-# QEMU 7.2 (Debian 12's own) loses every other timer interrupt of a sleeping core under icount
-# sleep=off: a 1 ms SysTick counted 0.5 per ms of chip time. 10.0 counts it exactly.
-CHIP_TIME_QEMU = (10, 0)
+    return board_shift(target.board)
 
 
 def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
-    from ..emu.process import qemu_version
+    from ..emu import icount
 
-    problems = []
-    if target.qemu is not None and (found := qemu_version()) < CHIP_TIME_QEMU:
-        need = ".".join(map(str, CHIP_TIME_QEMU))
-        problems.append(f"--chip-time on needs QEMU {need} or later, and "
-                        f"{'.'.join(map(str, found))} is installed: its icount loses every "
-                        f"other timer interrupt of a sleeping core, so firmware time would run "
-                        f"at half speed (on Debian 12: apt-get install -t bookworm-backports "
-                        f"qemu-system-arm; or run with --chip-time off)")
-    if chip_time_shift(target) is None:
-        problems.append(f"{target.source}: --chip-time on needs the board's instruction time "
-                        f"(chip_time_shift in its profile); board {target.board or 'none'} "
-                        f"has none")
+    problems = icount.problems(target.board, target.source, check_version=target.qemu is not None)
     if settings.dut_reuse == "snapshot":
         problems.append("--chip-time on and --dut-reuse snapshot do not go together (reading "
                         "the chip's clock writes its state out, which leaves QEMU's snapshot "
@@ -116,11 +103,18 @@ def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
 def chip_timed(target: Target, settings: RunSettings) -> Target:
     """``target`` run on chip time when the run asks for it: QEMU's ``-icount
     shift=N,sleep=off`` (see :mod:`harness.emu.vclock`)."""
-    shift = chip_time_shift(target) if chip_time_for(target, settings) else None
+    return on_icount(target) if chip_time_for(target, settings) else target
+
+
+def on_icount(target: Target) -> Target:
+    """``target`` with its QEMU on its board's icount shift (unchanged when it has none)."""
+    from ..emu.icount import icount_args
+
+    shift = chip_time_shift(target)
     if shift is None or target.qemu is None:
         return target
     qemu = target.qemu.model_copy(update={
-        "extra_args": [*target.qemu.extra_args, "-icount", f"shift={shift},sleep=off"]})
+        "extra_args": [*target.qemu.extra_args, *icount_args(shift)]})
     return target.model_copy(update={"qemu": qemu})
 
 

@@ -102,7 +102,11 @@ class VirtualClock:
             deadline = time.monotonic() + patience.limit("qmp")
             while True:
                 status = self.qmp.execute("query-migrate").get("status")
-                if status == "completed":
+                # QEMU's migration thread moves the VM to "postmigrate" only after it says
+                # "completed": a resume in between aborts QEMU ("invalid runstate transition:
+                # 'running' -> 'postmigrate'"), as seen on a loaded host
+                if (status == "completed" and self.qmp.execute("query-status").get("status")
+                        == "postmigrate"):
                     break
                 if status in ("failed", "cancelled") or time.monotonic() > deadline:
                     raise ProtocolError(f"{self.qmp.name}: writing the VM's state for its "

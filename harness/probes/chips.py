@@ -173,6 +173,7 @@ class Served:
     machine: str
     kernel: Path | None = None
     log_dir: Path | None = None  # where QEMU's log is kept if QEMU dies on its own
+    shift: int | None = None  # on chip time: QEMU's -icount shift (2^shift ns an instruction)
     kept_logs: list[Path] = field(default_factory=list)
     restarts: int = 0
     _logged: dict[int, Path | None] = field(default_factory=dict)  # QEMU pid → its kept log
@@ -241,7 +242,7 @@ class Served:
             with contextlib.suppress(OSError):
                 (self.rundir / name).unlink()
         self.restarts += 1
-        self.proc = _spawn(self.rundir, self.machine, self.kernel)
+        self.proc = _spawn(self.rundir, self.machine, self.kernel, self.shift)
         _wait_for_socket(self, timeout)
 
     def close(self) -> int | None:
@@ -252,7 +253,8 @@ class Served:
         return code
 
 
-def _spawn(rundir: Path, machine: str, kernel: Path | None) -> subprocess.Popen:
+def _spawn(rundir: Path, machine: str, kernel: Path | None,
+           shift: int | None = None) -> subprocess.Popen:
     argv = [qemu_binary(), "-M", machine, "-nodefaults", "-nic", "none", "-display", "none",
             "-S", "-chardev", f"socket,id=gdb,path={rundir}/gdb.sock,server=on,wait=off",
             "-gdb", "chardev:gdb",
@@ -262,6 +264,8 @@ def _spawn(rundir: Path, machine: str, kernel: Path | None) -> subprocess.Popen:
             "-mon", "chardev=qmp,mode=control"]
     if kernel is not None:
         argv += ["-kernel", str(kernel)]
+    if shift is not None:  # chip time: the probe's DWT counts QEMU's instructions
+        argv += ["-icount", f"shift={shift},sleep=off"]
     with open(rundir / "qemu.log", "wb") as log:
         # its own session (a Ctrl-C at the launcher's terminal is the launcher's to handle),
         # and it dies with its owner
@@ -307,15 +311,16 @@ def _wait_for_socket(served: Served, timeout: float | None) -> None:
 
 
 def serve(machine: str, kernel: Path | None = None, timeout: float | None = None,
-          log_dir: Path | None = None) -> Served:
-    """Start QEMU halted with gdbstub and UART0 as unix socket servers in a fresh run dir."""
+          log_dir: Path | None = None, shift: int | None = None) -> Served:
+    """Start QEMU halted with gdbstub and UART0 as unix socket servers in a fresh run dir;
+    with ``shift``, on chip time (``-icount shift=N,sleep=off``)."""
     rundir = make_rundir(SERVED_PREFIX)
     try:
-        proc = _spawn(rundir, machine, kernel)
+        proc = _spawn(rundir, machine, kernel, shift)
     except BaseException:
         shutil.rmtree(rundir, ignore_errors=True)
         raise
-    served = Served(proc, rundir, machine, kernel, log_dir)
+    served = Served(proc, rundir, machine, kernel, log_dir, shift)
     _wait_for_socket(served, timeout)
     return served
 

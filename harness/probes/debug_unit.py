@@ -8,6 +8,7 @@
 * DFSR: the halt reason (HALTED, BKPT, VCATCH), write-one-to-clear.
 * AIRCR: SYSRESETREQ/VECTRESET with VECTKEY reset the VM; reads come from QEMU.
 * FPB: comparators become ``Z1``/``z1`` hardware breakpoints (when FP_CTRL is enabled).
+* DWT: its cycle counter, gated by DEMCR.TRCENA (:mod:`harness.probes.dwt`).
 * ROM table and the SCS/FPB identification registers.
 * Lockup (DHCSR.S_LOCKUP): QEMU 7.2 aborts where a Cortex-M locks up, so a core that cannot
   run is not let run. Before the core resumes or steps (and after a reset that lets it run)
@@ -28,6 +29,7 @@ from collections.abc import Callable
 
 from ..errors import ProtocolError
 from .coresight import CLASS_GENERIC, CLASS_ROM_TABLE, ROM_TABLE, component_id_words
+from .dwt import DWT, Dwt
 from .gdb_core import GdbCore
 
 DHCSR, DCRSR, DCRDR, DEMCR = 0xE000EDF0, 0xE000EDF4, 0xE000EDF8, 0xE000EDFC
@@ -61,8 +63,9 @@ def _rom_entry(base: int) -> int:
 class DebugUnit:
     """Emulated debug registers of one core on top of :class:`GdbCore`."""
 
-    def __init__(self, core: GdbCore, cpu: str = "cortex-m3") -> None:
+    def __init__(self, core: GdbCore, cpu: str = "cortex-m3", dwt: Dwt | None = None) -> None:
         self.core = core
+        self.dwt = dwt
         self.lock = core.lock
         self.dhcsr_ctrl = 0  # C_* bits last written
         self.regrdy = True
@@ -82,8 +85,9 @@ class DebugUnit:
                                 (SCS, SCS_PART.get(cpu, 0x000), CLASS_GENERIC),
                                 (FPB, 0x003, CLASS_GENERIC)):
             self.ids.update({base + off: v for off, v in component_id_words(part, cls).items()})
-        self.ids.update({ROM_TABLE: _rom_entry(SCS), ROM_TABLE + 4: _rom_entry(FPB),
-                         ROM_TABLE + 8: 0, ROM_TABLE + 0xFCC: 1})
+        entries = [SCS, DWT, FPB] if dwt is not None else [SCS, FPB]
+        self.ids.update({ROM_TABLE + 4 * i: _rom_entry(base) for i, base in enumerate(entries)})
+        self.ids.update({ROM_TABLE + 4 * len(entries): 0, ROM_TABLE + 0xFCC: 1})
 
     # -- halt state --------------------------------------------------------------------------
     def _note_stop(self) -> None:
@@ -136,6 +140,7 @@ class DebugUnit:
     # -- register file -----------------------------------------------------------------------
     def handles(self, address: int) -> bool:
         return (address in (DHCSR, DCRSR, DCRDR, DEMCR, DFSR, AIRCR) or address in self.ids
+                or (self.dwt is not None and self.dwt.handles(address))
                 or FPB <= address < FP_COMP0 + 4 * len(self.fp_comp)
                 or ROM_TABLE <= address < ROM_TABLE + 0x1000)
 
@@ -152,6 +157,8 @@ class DebugUnit:
             if address == DFSR:
                 self._note_stop()
                 return self.dfsr
+            if self.dwt is not None and self.dwt.handles(address):
+                return self.dwt.read32(address)
             if address in self.ids:
                 return self.ids[address]
             if address == FP_CTRL:
@@ -194,6 +201,11 @@ class DebugUnit:
                 return True
             if address == DEMCR:
                 self.demcr = value
+                if self.dwt is not None:
+                    self.dwt.trace_enable(value)
+                return True
+            if self.dwt is not None and self.dwt.handles(address):
+                self.dwt.write32(address, value)
                 return True
             if address == DFSR:
                 self._note_stop()

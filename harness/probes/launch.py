@@ -22,6 +22,12 @@ behave as silicon does instead:
 It also prints ``monitor <run dir>/qmp.sock``: QEMU's QMP monitor, for the bench's own tools
 (virtual instruments wired to this chip: ``python -m harness.instruments.virtual --wired-to``).
 
+``--chip-time`` runs the chip on chip time (QEMU's ``-icount shift=N,sleep=off``, N the board
+profile's ``chip_time_shift``) and prints ``cycles N ns`` (the chip time of one cycle): the
+probe's DWT then counts one cycle per instruction-time (:mod:`harness.probes.dwt`), so
+``pyocd commander ... read32 0xE0001004`` reads an exact, host-independent cycle count.
+Without it the DWT says the part has no cycle counter (DWT_CTRL.NOCYCCNT).
+
 ``--console-pty`` relays UART0's socket to a pseudo-terminal and prints ``console /dev/pts/N``
 instead: a tool that wants a serial device (ser2net under a labgrid exporter) opens that. The
 relay holds the terminal's other end open, so a client may come and go; chip output nobody
@@ -125,8 +131,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="exit (status 1) when QEMU dies instead of starting a new one")
     p.add_argument("--console-pty", action="store_true",
                    help="relay the console to a pseudo-terminal and print its /dev/pts path")
+    p.add_argument("--chip-time", action="store_true",
+                   help="run on QEMU's instruction counter (-icount, the board's "
+                        "chip_time_shift): the DWT's CYCCNT counts exact chip cycles")
     args = p.parse_args(argv)
-    served = serve(args.machine, args.kernel, log_dir=args.log_dir)
+    shift = None
+    if args.chip_time:
+        from ..emu import icount
+
+        try:
+            problems = icount.problems(args.machine, f"--machine {args.machine}")
+        except ValueError as exc:  # no such board profile
+            p.error(str(exc))
+        if problems:
+            p.error("; ".join(problems))
+        shift = icount.board_shift(args.machine)
+    served = serve(args.machine, args.kernel, log_dir=args.log_dir, shift=shift)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -138,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"probe   {served.uid}", flush=True)
         print(f"console {relay.name if relay else served.console}", flush=True)
         print(f"monitor {served.monitor}", flush=True)
+        if shift is not None:
+            print(f"cycles  {1 << shift} ns", flush=True)
         while not stop.is_set():
             stop.wait(0.2)
             report = served.exit_report()

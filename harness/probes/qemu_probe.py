@@ -48,7 +48,7 @@ from ..emu.process import qemu_gone
 from ..emu.rsp import RspClient
 from ..emu.rsp_wire import RspConnection
 from ..errors import HarnessError
-from . import boards, chips
+from . import boards, chips, dwt
 from .coresight import DebugPortModel
 from .debug_unit import DebugUnit
 from .gdb_core import GdbCore, Region
@@ -230,7 +230,7 @@ class QemuProbe(DebugProbe):
         b = self._board
         self.core = GdbCore(self._rsp, [Region(*r) for r in b.writable], scratch=b.ram[0],
                             name=self.unique_id)
-        self.unit = DebugUnit(self.core, b.cpu)
+        self.unit = DebugUnit(self.core, b.cpu, dwt.Dwt.for_gdbstub(self.core, sock, b.cpu))
         self.unit.lockup_check = self.unit.runnable  # QEMU aborts where silicon locks up
         self._memif = QemuMemoryInterface(self)
         self._is_open = True

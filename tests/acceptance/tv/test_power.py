@@ -36,6 +36,7 @@ def test_booting_lasts_the_boot_time(tv, dut):
     entries (the chip halted at each). On chip time that is exact to the 1 ms tick however
     loaded the host; on the host's time only "not sooner" can be said."""
     m = dut.console.mark()
+    dut.execution.halt()  # the command waits in the UART until the breakpoint is in place
     dut.console.sendline("power on")
     run_to_call(dut, "enter", 1)                         # STANDBY -> BOOTING
     watch = chiptime.Stopwatch(dut)

@@ -65,6 +65,16 @@ class Washer:
     def outputs(self) -> dict:
         return self.dut.symbols["outputs"]
 
+    def start_halted(self, program: str) -> int:
+        """Start ``program`` with the chip halted where FILL is entered (on chip time FILL can
+        be over before a loaded host halts the chip after ``start``'s answer); returns the
+        console mark taken before. The answer comes once the chip runs again."""
+        self.dut.execution.halt()  # the command waits in the UART until the breakpoint is set
+        m = self.mark()
+        self.dut.console.sendline(f"start {program}")
+        self.halt_at_entry("FILL", program)
+        return m
+
     def halt_at_entry(self, state: str, what: str) -> None:
         """Run the chip until the controller enters ``state``: halted at the entry, the state
         not yet changed. ``what``: what should lead there, for the failure."""
