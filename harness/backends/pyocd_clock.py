@@ -257,6 +257,9 @@ def enable(memory: Memory) -> None:
         memory.write_u32(DWT_CTRL, ctrl | CYCCNTENA)
 
 
+STEP_STACK = 64  # bytes below the stack pointer one stepped instruction may write
+
+
 def open_clock(backend: ChipOwner) -> DwtClock:
     """The chip's clock, checked (see the module's docstring); the core is halted at its reset
     vector before and after. Raises :class:`NoCycleCounter` saying what is missing."""
@@ -277,10 +280,15 @@ def open_clock(backend: ChipOwner) -> DwtClock:
         raise NoCycleCounter(f"DWT_CTRL.NOCYCCNT is set: the part has no cycle counter{why}")
     rate = clock_rate(backend, probe_dwt.cycle_ns if probe_dwt is not None else None)
     enable(memory)
+    # the stepped instruction (the reset handler's first) may push: what it wrote below the
+    # initial stack pointer is put back, so the chip stays as a fresh one
+    stack = execution.read_register("sp") - STEP_STACK
+    below = memory.read(stack, STEP_STACK)
     before = memory.read_u32(DWT_CYCCNT)
     execution.step()
     after = memory.read_u32(DWT_CYCCNT)
     execution.reset(halt=True)
+    memory.write(stack, below)
     if after == before:
         raise NoCycleCounter(f"DWT_CYCCNT does not count: 0x{before:08x} before and after a "
                              "step, with DEMCR.TRCENA and DWT_CTRL.CYCCNTENA set")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import stat
+import threading
 import warnings
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class SerialStream:
                 with warnings.catch_warnings():  # pyserial's RFC 2217 client calls setName()
                     warnings.simplefilter("ignore", DeprecationWarning)
                     self.port = serial.serial_for_url(port, baudrate=baud, timeout=0.2)
+                _ack_at_once(self.port)
             else:
                 self.port = serial.Serial(port, baud, timeout=None)
         except (serial.SerialException, OSError, ValueError) as exc:
@@ -58,6 +60,11 @@ class SerialStream:
         self.port.write(data)
         self.port.flush()
 
+    def discard_received(self) -> None:
+        """Drop what arrived so far (opened ahead of its DUT: what came before it asked)."""
+        while self.port.in_waiting:
+            self.port.read(self.port.in_waiting)
+
     def shutdown(self, _how: int) -> None:
         self._closed = True
         with contextlib.suppress(Exception):
@@ -68,6 +75,35 @@ class SerialStream:
         with contextlib.suppress(Exception):
             if not _close_network_port(self.port):
                 self.port.close()
+
+
+class _QuickAcks:
+    """A network serial port's socket that acknowledges what it receives at once.
+
+    ser2net (as labgrid's exporter starts it) sends with Nagle's algorithm on: a reply that
+    leaves it in two segments sends the second only once the first is acknowledged, and Linux
+    delays that ACK up to 40 ms on a connection it takes for interactive — a shell command
+    through a lab place's console took 44 ms instead of ~5. A quick ACK asked for before each
+    read (``TCP_QUICKACK`` does not stick; set, it also sends an ACK that is due) ends the
+    wait. Everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, n: int, *flags: int) -> bytes:
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return self._sock.recv(n, *flags)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _ack_at_once(port) -> None:
+    """Have an RFC 2217 port's reader acknowledge at once (Linux; elsewhere as it was)."""
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket) and hasattr(socket, "TCP_QUICKACK"):
+        port._socket = _QuickAcks(sock)
 
 
 def _close_network_port(port) -> bool:
@@ -86,8 +122,79 @@ def _close_network_port(port) -> bool:
     return True
 
 
+class _Opening:
+    """A network serial port being opened in a thread of its own."""
+
+    def __init__(self, url: str, baud: int) -> None:
+        self.url, self.baud = url, baud
+        self.stream: SerialStream | None = None
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._open, daemon=True, name=f"console {url}").start()
+
+    def _open(self) -> None:
+        try:
+            self.stream = SerialStream(self.url, self.baud)
+        except BaseException as exc:  # raised by result() in the thread that takes it
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> SerialStream:
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.stream is not None
+        return self.stream
+
+
+_EARLY: dict[str, _Opening] = {}  # URL → its opening, until a DUT takes it
+_EARLY_LOCK = threading.Lock()
+
+
+def open_early(url: str, baud: int) -> None:
+    """Start opening the network serial port ``url`` now, in a thread: the DUT that opens it
+    next in this process takes it as it is (:func:`open_console_stream`). An RFC 2217 port's
+    opening is ~0.5 s of pyserial's option negotiation, polled at 50 ms steps; a lab place's
+    console is known once the place is acquired, and opened early it overlaps the imports and
+    the probe's connection of the first test instead of adding to them. :func:`drop_early`
+    closes one no DUT took."""
+    with _EARLY_LOCK:
+        if url not in _EARLY:
+            _EARLY[url] = _Opening(url, baud)
+
+
+def drop_early(url: str) -> None:
+    """Close the port :func:`open_early` opened for ``url`` if no DUT took it; never raises."""
+    with _EARLY_LOCK:
+        opening = _EARLY.pop(url, None)
+    if opening is not None:
+        with contextlib.suppress(BaseException):
+            opening.result().close()
+
+
+def _take_early(where: str, baud: int) -> SerialStream | None:
+    with _EARLY_LOCK:
+        opening = _EARLY.pop(where, None)
+    if opening is None:
+        return None
+    stream = opening.result()  # its error is this opening's
+    try:
+        stream.discard_received()  # as if opened now: pyserial's open purges what came before
+        if stream.port.baudrate != baud:
+            stream.port.baudrate = baud
+    except Exception as exc:
+        stream.close()
+        raise HarnessError(f"console {where}: cannot set up the serial port ({exc})") from None
+    return stream
+
+
 def open_console_stream(where: str, baud: int):
-    """A connected stream for ``where``: a unix socket path (emulated bench) or a serial port."""
+    """A connected stream for ``where``: a unix socket path (emulated bench) or a serial port
+    (one :func:`open_early` is opening is taken as it is)."""
+    early = _take_early(where, baud)
+    if early is not None:
+        return early
     path = Path(where)
     if path.exists() and stat.S_ISSOCK(path.stat().st_mode):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -2,8 +2,8 @@
 
 ``up`` starts, each in its own session with its output in a log file of the lab directory:
 
-* one ``labgrid-coordinator`` on a free loopback port (its places.yaml/resources.yaml in the
-  lab directory);
+* one ``labgrid-coordinator`` on loopback, on the port the kernel gives it (asked for port 0;
+  its places.yaml/resources.yaml in the lab directory);
 * per bench, an emulated chip (``python -m harness.probes.launch --console-pty``: QEMU behind
   the ``qemu:`` probe, UART0 relayed to a pseudo-terminal) and ``pyocd server`` for its probe;
 * per host, a ``labgrid-exporter`` named ``host-<n>`` (``LG_HOSTNAME`` set to the same),

@@ -72,13 +72,11 @@ class Place:
 
 def open_client(address: str) -> LabClient:
     """A labgrid client session of this process, named so that the coordinator hands a
-    reservation's place to this process only (``LG_HOSTNAME``/``LG_USERNAME``, read by
-    labgrid's client when the session starts)."""
+    reservation's place to this process only."""
     host, user = client_name()
-    os.environ["LG_HOSTNAME"], os.environ["LG_USERNAME"] = host, user
     address = address if ":" in address else f"{address}:{DEFAULT_PORT}"
     try:
-        return LabClient(address)
+        return LabClient(address, name=f"{host}/{user}")
     except NoCoordinator as exc:
         raise LabError(f"lab: {exc}") from None
 

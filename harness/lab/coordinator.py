@@ -1,24 +1,31 @@
-"""The lab's ``labgrid-coordinator``: on a free loopback port, its state files in the lab dir."""
+"""The lab's ``labgrid-coordinator``: on loopback, its state files in the lab dir.
+
+It is asked for port 0 and prints the port the kernel gave it (``listening on HOST:PORT``):
+a port chosen beforehand could be taken by another lab starting at the same instant.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .. import patience
 from .exporter import tool
-from .procs import free_port, port_open, spawn, wait_for
+from .procs import printed_port, spawn, wait_for
 from .state import LabState, Proc
+
+LISTENING = re.compile(r"^listening on 127\.0\.0\.1:(\d+)$", re.MULTILINE)
 
 
 def start_coordinator(state: LabState) -> Proc:
-    port = free_port()
     base = Path(state.dir)
     log = base / "coordinator.log"
-    pid = spawn([tool("labgrid-coordinator"), "-l", f"127.0.0.1:{port}"], log, cwd=base,
+    pid = spawn([tool("labgrid-coordinator"), "-l", "127.0.0.1:0"], log, cwd=base,
                 env={"PYTHONUNBUFFERED": "1"})
     proc = Proc.of("coordinator", pid, log)
-    state.coordinator = f"127.0.0.1:{port}"
     state.add(proc)
-    wait_for(lambda: port_open(port), patience.limit("process_start"),
-             f"labgrid-coordinator listening on {state.coordinator}", proc.alive, log)
+    port = wait_for(lambda: printed_port(log, LISTENING), patience.limit("process_start"),
+                    "labgrid-coordinator listening on 127.0.0.1", proc.alive, log)
+    state.coordinator = f"127.0.0.1:{port}"
+    state.save()
     return proc

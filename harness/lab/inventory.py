@@ -35,13 +35,9 @@ def inventory(place: Place, coordinator: str) -> dict:
     probe = probes[0].params
     entry: dict = {"uid": f"remote:{probe['host']}:{int(probe['port'])}", "slot": 1,
                    "tags": ["lab", f"place={place.name}"]}
-    consoles = [r for r in place.resources.values() if r.cls == CONSOLE]
-    if consoles:
-        c = consoles[0].params
-        if not c.get("port"):
-            raise LabError(f"lab place {place.name}: its console has no port (the exporter's "
-                           f"ser2net is not running)")
-        entry["console"] = f"rfc2217://{c['host']}:{int(c['port'])}?ign_set_control"
+    console = console_url(place)
+    if console is not None:
+        entry["console"] = console
     instruments = []
     for name, r in sorted(place.resources.items()):
         if r.cls == VISA:
@@ -50,6 +46,25 @@ def inventory(place: Place, coordinator: str) -> dict:
             "description": f"lab place {place.name} from {coordinator} "
                            f"({', '.join(f'{k}={v}' for k, v in sorted(place.tags.items()))})",
             "probes": [entry], "instruments": instruments}
+
+
+def console_url(place: Place) -> str | None:
+    """The place's console as pyserial opens it (None: the place has none)."""
+    consoles = [r for r in place.resources.values() if r.cls == CONSOLE]
+    if not consoles:
+        return None
+    c = consoles[0].params
+    if not c.get("port"):
+        raise LabError(f"lab place {place.name}: its console has no port (the exporter's "
+                       f"ser2net is not running)")
+    return f"rfc2217://{c['host']}:{int(c['port'])}?ign_set_control"
+
+
+def console_speed(place: Place) -> int:
+    """The line speed of the place's console (its resource's ``speed``; 115200 if unset)."""
+    consoles = [r for r in place.resources.values() if r.cls == CONSOLE]
+    speed = consoles[0].params.get("speed") if consoles else None
+    return int(speed) if speed else 115200
 
 
 def _instrument(place: Place, name: str, params: dict) -> dict:

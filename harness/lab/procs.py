@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -44,10 +45,24 @@ def reap() -> None:
 
 
 def free_port() -> int:
-    """A TCP port free on loopback now (the caller's process binds it next)."""
+    """A TCP port free on loopback now. Free only now: a process told to bind it later can
+    lose it to anyone else's, so the lab's own servers bind port 0 and say which port they
+    got (:func:`printed_port`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def printed_port(log: Path, pattern: re.Pattern[str]) -> int | None:
+    """The port a server printed to its log once it was listening (``pattern``'s group 1),
+    None until then: a server asked for port 0 gets a free one from the kernel as it binds,
+    so two labs started at the same instant never reach for the same port."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    found = pattern.search(text)
+    return int(found.group(1)) if found else None
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -5,8 +5,10 @@ slot's unit) reserves a place with the tags, waits for it in the coordinator's l
 many are ahead), acquires it, writes the place's bench inventory (:mod:`.inventory`) and runs in
 the pyocd world on it — as on a local bench, with the probe, console and instruments of that
 place. When the tags name the chip, the place is acquired while pytest collects (a thread of
-:class:`Acquiring`; labgrid's own acquisition takes ~0.5 s, its exporter starting ser2net) and
-waited for before the first test. The place is
+:class:`Acquiring`; labgrid's own acquisition takes ~0.5 s, its exporter starting ser2net, and
+the coordinator acquires one place at a time) and waited for before the first test, which
+imports the pyocd world meanwhile; the place's console starts opening as soon as the place is
+held (an RFC 2217 port takes ~0.5 s to open), for the first test's DUT to take. The place is
 released, and the reservation cancelled, when the process ends (pytest's unconfigure, also after
 Ctrl-C or an internal error); a process killed outright leaves it to :func:`.acquire.release_lost`
 on the next acquisition from this host. Every test gets the JUnit property ``lab_place``.
@@ -59,6 +61,7 @@ class Acquiring:
         self.address, self.tags, self.timeout, self.say, self.path = (address, tags, timeout,
                                                                        say, path)
         self._held: Held | None = None
+        self._console: str | None = None  # the place's console URL, opened early
         self._error: BaseException | None = None
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,7 +74,7 @@ class Acquiring:
 
     def _acquire(self) -> None:
         from .acquire import acquire_place
-        from .inventory import write_inventory
+        from .inventory import console_speed, console_url, write_inventory
 
         try:
             held = acquire_place(self.address, self.tags, self.timeout, self.say,
@@ -81,10 +84,15 @@ class Acquiring:
             return
         try:
             write_inventory(held.place, held.client.address, self.path)
+            self._console = console_url(held.place)
         except BaseException as exc:
             held.release()
             self._error = exc
             return
+        if self._console is not None:
+            from ..backends.pyocd_serial import open_early
+
+            open_early(self._console, console_speed(held.place))
         self._held = held
         tags = ", ".join(f"{k}={v}" for k, v in sorted(held.place.tags.items()))
         self.say(f"lab place {held.place.name} ({tags})")
@@ -96,6 +104,8 @@ class Acquiring:
         from .acquire import LabError
 
         if self._thread is not None:
+            if self._thread.is_alive():
+                _import_world()
             self._thread.join()
         if self._error is not None:
             if isinstance(self._error, LabError) and usage:
@@ -115,9 +125,23 @@ class Acquiring:
         self._cancel.set()
         if self._thread is not None:
             self._thread.join()
+        if self._console is not None:
+            from ..backends.pyocd_serial import drop_early
+
+            drop_early(self._console)
         if self._held is not None:
             self._held.release()
             self._held = None
+
+
+def _import_world() -> None:
+    """What the first test on the place imports anyway (the pyocd world: pyOCD, ~0.3 s of
+    CPU), imported while the place is still coming instead of after."""
+    import contextlib
+    import importlib
+
+    with contextlib.suppress(ImportError):  # the first test says what is missing
+        importlib.import_module("harness.backends.pyocd_pool")
 
 
 @pytest.hookimpl(tryfirst=True)  # before the harness reads --bench and --world

@@ -12,7 +12,7 @@ from .coordinator import start_coordinator
 from .down import stop_lab
 from .emulated import start_bench
 from .exporter import start_exporter
-from .procs import free_port, last_lines
+from .procs import last_lines
 from .state import STATE_FILE, Bench, LabState
 
 # the coordinator's own state: a new lab starts without the places of an old one
@@ -71,7 +71,7 @@ def lab_up(directory: Path, hosts: int, benches: int, chip: str, machine: str,
     try:
         start_coordinator(state)
         for host in range(1, hosts + 1):
-            mine = [start_bench(state, host, b, machine, free_port(), image)
+            mine = [start_bench(state, host, b, machine, image)
                     for b in range(1, benches + 1)]
             start_exporter(state, host, mine)
         with LabClient(state.coordinator) as client:

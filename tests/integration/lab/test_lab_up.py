@@ -190,3 +190,35 @@ def _acquire_and_use(address: str, name: str) -> int:
                     patience.limit("process_exit"), f"ser2net for {name} stopped on release")
         assert not client.places[name].acquired
     return int(ser2net_port)
+
+
+def test_two_labs_started_at_once_get_ports_of_their_own(tmp_path):
+    """Every server of a lab binds port 0 and says which port it got: two ``lab up`` at the
+    same instant cannot reach for the same port, and each coordinator knows its own bench."""
+    dirs = [tmp_path / "lab-a", tmp_path / "lab-b"]
+    ups = [subprocess.Popen([sys.executable, "-m", "harness", "lab", "up", "1", "--benches", "1",
+                             "--dir", str(d)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT) for d in dirs]
+    try:
+        outs = [up.communicate(timeout=patience.limit(120))[0] for up in ups]
+        assert [up.returncode for up in ups] == [0, 0], outs
+        states = [json.loads((d / "lab.json").read_text()) for d in dirs]
+        coordinators = [s["coordinator"] for s in states]
+        probes = [s["benches"][0]["pyocd_port"] for s in states]
+        assert len(set(coordinators)) == 2 and len(set(probes)) == 2, (coordinators, probes)
+        for state, out in zip(states, outs, strict=True):
+            assert f"coordinator {state['coordinator']}" in out
+            with LabClient(state["coordinator"]) as client:
+                assert sorted(client.places) == ["bench-1-1"]
+                probe = next(r for r in client.resources("bench-1-1") if r.name == "probe")
+                # this lab's own pyocd server, behind this lab's own coordinator
+                assert probe.params["port"] == state["benches"][0]["pyocd_port"]
+                assert probe.params["uid"] == state["benches"][0]["probe"]
+            assert port_open(state["benches"][0]["pyocd_port"])
+    finally:
+        for up in ups:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+        for d in dirs:
+            harness("lab", "down", "--dir", str(d), check=False)
