@@ -44,7 +44,7 @@ def diag_profile(dut):
 
 
 @pytest.fixture
-def can_bus(can_channel, diag_profile):
+def can_bus(can_channel, diag_profile, dut):
     """A python-can bus (``slcan`` interface) on the DUT's CAN channel, shut down afterwards."""
     from .slcan import open_slcan, quiesce
 
@@ -52,7 +52,11 @@ def can_bus(can_channel, diag_profile):
     try:
         yield bus
     finally:
-        quiesce(bus)  # nothing of ours left unread for the chip's next boot (warm pool)
+        # nothing of ours left unread for the chip's next boot (warm pool): a chip the test
+        # left halted (on chip time, between its steps) runs to read it
+        if dut.has("execution") and dut.execution.is_halted:
+            dut.execution.resume()
+        quiesce(bus)
         bus.shutdown()
 
 

@@ -6,6 +6,7 @@ or a serial device (``/dev/ttyACM0``) for a USB SLCAN adapter on a bench.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import TYPE_CHECKING
 
@@ -36,10 +37,24 @@ def open_slcan(channel: str, bitrate: int | None = 500_000, timeout: float = 0.0
     except Exception as exc:  # python-can wraps serial errors in CanInitializationError
         raise CanChannelError(f"cannot open SLCAN channel {channel!r}: {exc}") from exc
     assert isinstance(bus, slcanBus)  # what python-can's "slcan" interface makes
-    sock = getattr(bus.serialPortOrig, "_socket", None)
+    port = bus.serialPortOrig
+    sock = getattr(port, "_socket", None)
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        port.close = lambda: _close_socket(port)  # type: ignore[method-assign]
     return bus
+
+
+def _close_socket(port) -> None:
+    """Close a ``socket://`` port at once. pyserial's own close then sleeps 0.3 s "for quick
+    reconnects", which nothing here needs: an emulator's chardev takes the next connection
+    straight away (that sleep was most of an emulated CAN test's teardown)."""
+    sock, port._socket = port._socket, None
+    port.is_open = False
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
 
 
 def quiesce(bus: slcanBus, timeout: float = 1.0) -> bool:

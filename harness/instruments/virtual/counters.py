@@ -44,7 +44,7 @@ class Keysight53220A(VirtualInstrument):
         if src is None:
             return NO_VALUE
         e0 = src.edges()
-        time.sleep(self.gate)
+        self.dwell(self.gate)
         e1 = src.edges()
         hz = src.timer_hz()
         if e0 is None or e1 is None or not hz or ((e1 - e0) & 0xFFFFFFFF) < 2:

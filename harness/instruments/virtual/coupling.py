@@ -27,6 +27,8 @@ FREQ_PIN = (0x400253FC, 0x01)
 # The timer that toggles that pin (lm3s6965 GPTM 0A, 32-bit periodic, clocked at the core's
 # 12.5 MHz in QEMU): CTL.TAEN bit 0, TAILR the reload value; one toggle per timeout.
 FREQ_TIMER = (0x4003000C, 0x40030028, 12_500_000)
+# Waits in the chip's time (DutSignals.wait): s of wall time between two readings of its clock
+WAIT_FIRST, WAIT_SHORTEST, WAIT_LONGEST = 0.002, 0.0005, 0.05
 # The board clock's tolerance (trimmed internal oscillator): the frequency output's accuracy.
 CLOCK_TOLERANCE = 0.0075
 
@@ -94,6 +96,7 @@ class DutSignals:
         except Exception:
             self._ms_addr = None
         self.reads = 0
+        self._bench = (time.monotonic(), None, time.monotonic())  # (host s, chip ns, bench s)
 
     @property
     def name(self) -> str:
@@ -118,6 +121,52 @@ class DutSignals:
                 self._outputs = self._read(lambda: self.dut.symbols["outputs"])
                 self._at = now
             return self._outputs
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` of the bench's time pass: an instrument's integration time or gate.
+
+        On chip time the emulated bench lives in the chip's time, as a real one lives in the
+        board's: the wait ends once the chip has run ``seconds`` of its own time (an idle chip
+        runs 15-40x the wall), and at the latest after ``seconds`` of the host's (a chip the test
+        holds halted does not stop the instruments). Without a chip clock: a host sleep.
+        """
+        dut = self.dut
+        if not (dut.alive and dut.has("clock")):
+            time.sleep(seconds)
+            return
+        clock, want = dut.clock, int(seconds * 1e9)
+        t0 = time.monotonic()
+        host_end = t0 + seconds
+        start = self._read(clock.now)
+        step = min(seconds, WAIT_FIRST)
+        while start is not None:
+            left = host_end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(step, left))
+            now = self._read(clock.now)
+            if now is None or now - start >= want:
+                return
+            ran = time.monotonic() - t0
+            rate = (now - start) / ran if ran > 0 and now > start else 0.0  # chip ns per s
+            step = WAIT_LONGEST if rate <= 0 else max(WAIT_SHORTEST,
+                                                      (want - (now - start)) / rate / 2)
+        time.sleep(max(0.0, host_end - time.monotonic()))
+
+    def bench_time(self) -> float:
+        """The bench's clock (s), for what settles on the board: it moves by the host's time or
+        the chip's since the last reading, whichever moved more (a halted chip's board still
+        settles; a chip on chip time running 20x the wall settles 20x as fast)."""
+        dut = self.dut
+        chip = self._read(dut.clock.now) if dut.alive and dut.has("clock") else None
+        with self._lock:
+            host0, chip0, bench = self._bench
+            host = time.monotonic()
+            moved = host - host0
+            if chip is not None and chip0 is not None:
+                moved = max(moved, (chip - chip0) / 1e9)
+            self._bench = (host, chip, bench + max(0.0, moved))
+            return self._bench[2]
 
     def stimulus(self, field: str) -> int | None:
         return self._read(lambda: self.dut.symbols[f"stimulus.{field}"])
@@ -167,9 +216,10 @@ class Settling:
         self.value = value
         self._t = time.monotonic()
 
-    def __call__(self, target: float) -> float:
-        now = time.monotonic()
-        dt, self._t = now - self._t, now
+    def __call__(self, target: float, now: float | None = None) -> float:
+        """The value now (``now``: the bench's time, s; the host's by default)."""
+        now = time.monotonic() if now is None else now
+        dt, self._t = max(0.0, now - self._t), now
         self.value = target + (self.value - target) * math.exp(-dt / self.tau)
         return self.value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,14 @@ class VirtualInstrument:
     def decouple(self) -> None:
         with self.lock:
             self.source = None
+
+    def dwell(self, seconds: float) -> None:
+        """The instrument takes ``seconds`` (integration, gate) of its bench's time: the chip's
+        on chip time (see :meth:`DutSignals.wait`), the host's otherwise."""
+        if self.source is None:
+            time.sleep(seconds)
+        else:
+            self.source.wait(seconds)
 
     def handle(self, line: str) -> str | None:
         """Execute one program message; the joined answers of its queries, or None."""

@@ -7,7 +7,6 @@ DC amps in series with the board's supply, ohms across the water-temperature NTC
 from __future__ import annotations
 
 import math
-import time
 
 from .coupling import Settling, load_for, ntc_ohms
 from .instrument import VirtualInstrument, fmt
@@ -42,7 +41,9 @@ class Keysight34461A(VirtualInstrument):
         if func == "VOLT":
             return load_for(src).speed_reference(src.outputs()) if src else 0.0
         if func == "CURR":
-            return self.settle(load_for(src).current(src.outputs()) if src else 0.0)
+            if src is None:
+                return self.settle(0.0)
+            return self.settle(load_for(src).current(src.outputs()), src.bench_time())
         temp = src.stimulus("temperature") if src else None
         return math.inf if temp is None else ntc_ohms(temp)  # open leads without a board
 
@@ -51,7 +52,7 @@ class Keysight34461A(VirtualInstrument):
         value = self.true_value(func)
         rng = self.range[func] or next((r for r in RANGES[func] if abs(value) <= r),
                                        RANGES[func][-1])
-        time.sleep(self.nplc[func] / LINE_HZ)  # the integration time
+        self.dwell(self.nplc[func] / LINE_HZ)  # the integration time
         if not math.isfinite(value) or abs(value) > 1.2 * rng:
             return OVERLOAD
         of_reading, of_range = SPEC_PPM[func]

@@ -43,15 +43,16 @@ class VirtualSupply(VirtualInstrument):
     def _load(self, n: int) -> float:
         """Current the DUT (and any resistor) draws from channel n now (settled, before the
         current limit)."""
-        c = self.ch[n]
+        c, src = self.ch[n], self.source
+        now = src.bench_time() if src is not None else None
         if not c.on:
-            return c.settle(0.0)
+            return c.settle(0.0, now)
         amps = 0.0
-        if n == self.dut_channel and self.source is not None:
-            amps += load_for(self.source).current(self.source.outputs())
+        if n == self.dut_channel and src is not None:
+            amps += load_for(src).current(src.outputs())
         if self.resistors.get(n):
             amps += c.volts / self.resistors[n]
-        return c.settle(amps)
+        return c.settle(amps, now)
 
     def measure_current(self, n: int) -> float:
         c = self.ch[n]

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.targets("qsm-washer"), pytest.mark.requires("symbols")
 # The board's input capacitance and regulators settle within ~50 ms of a change of its load:
 # readings are taken after this dwell, as a test program on a real bench does.
 DWELL_S = 0.15
+GATE_S = 0.2  # the counter's gate for the motor's frequency output
 
 
 def steady(read, what: str, n: int = 5, tol: float = 0.02, floor: float = 0.001) -> float:
@@ -74,10 +75,10 @@ def test_motor_frequency_output_measured_by_counter(washer, counter, measure, pr
                                                     hz):
     out = hold(washer, state, program)
     assert out["motor"] == 1 and out["motor_rpm"] == hz
-    gate = 1.0 if hz < 100 else 0.2
-    f = counter.frequency(1, gate=gate)
+    # a reciprocal counter times whole periods: 10 of the slowest (50 Hz) fill the gate
+    f = counter.frequency(1, gate=GATE_S)
     measure(f"{program}_{state.lower()}_frequency", f, "Hz", stop=False)
-    assert counter.period(1, gate=gate) == pytest.approx(1 / f, rel=1e-3)
+    assert counter.period(1, gate=GATE_S) == pytest.approx(1 / f, rel=1e-3)
     measure("frequency_output_duty", counter.duty_cycle(1) * 100, "%")
 
 
