@@ -66,7 +66,7 @@ def idle_ratio(catalog: TargetCatalog, name: str, seconds: float = 2.0) -> tuple
     finally:
         dut.close()
     chip_ns = chip1 - chip0
-    # the readings halt the chip: count wall time in which it could run (reads cost ~15 ms)
+    # the readings halt the chip: count wall time in which it could run (reads cost ~1.5 ms)
     return chip_ns / ((wall1 - wall0) * 1e9), (ticks1 - ticks0) / (chip_ns / 1e6)
 
 

@@ -4,7 +4,7 @@
 ``run_for`` and ``sleep`` let the chip run and read its clock between waits on the host, sized
 by the chip-time/wall-time ratio measured on the way (never taken below a quarter of the
 fastest seen): half the time left, at that speed, between 0.2 and 100 ms of wall time. A
-reading halts the chip for ~15 ms of wall time and no chip time, so the chip only runs while
+reading halts the chip for ~1.5 ms of wall time and no chip time, so the chip only runs while
 the host waits. An idle chip runs 15-40x the wall, so a deadline is passed by what the chip
 runs in the last wait: typically a few ms of chip time.
 

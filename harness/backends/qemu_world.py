@@ -92,12 +92,7 @@ def chip_time_shift(target: Target) -> int | None:
 def chip_time_problems(target: Target, settings: RunSettings) -> list[str]:
     from ..emu import icount
 
-    problems = icount.problems(target.board, target.source, check_version=target.qemu is not None)
-    if settings.dut_reuse == "snapshot":
-        problems.append("--chip-time on and --dut-reuse snapshot do not go together (reading "
-                        "the chip's clock writes its state out, which leaves QEMU's snapshot "
-                        "drive inactive)")
-    return problems
+    return icount.problems(target.board, target.source, check_version=target.qemu is not None)
 
 
 def chip_timed(target: Target, settings: RunSettings) -> Target:

@@ -1,5 +1,6 @@
 """--dut-reuse snapshot: each test gets the chip back exactly as it was the moment it was ready
-(QEMU's savevm/loadvm), whatever the previous test did; no_boot tests still get a cold chip;
+(QEMU's savevm/loadvm), whatever the previous test did, its chip time too; no_boot tests still get
+a cold chip;
 boards whose snapshots QEMU 7.2 cannot restore say so and reset instead."""
 
 import dataclasses
@@ -9,7 +10,7 @@ import pytest
 
 from harness.backends.qemu_pool import QemuPool
 from harness.backends.qemu_snapshot import SnapshotPool
-from harness.backends.qemu_world import QemuWorld, ReuseFallback
+from harness.backends.qemu_world import QemuWorld, ReuseFallback, on_icount
 from harness.testing.pool_proof import differences, snapshot
 
 pytestmark = pytest.mark.targets("qsm-auto")  # MPS2 AN385: snapshots restore it
@@ -45,6 +46,27 @@ def test_a_restored_chip_equals_the_saved_one_after_any_mess(target, harness_man
         dut.execution.resume()
         assert dut.command("status").startswith("lights=")   # and it runs on, no breakpoint
         dut.close()
+    finally:
+        pool.close()
+
+
+def test_a_restored_chip_on_chip_time_reads_the_saved_moment(target, harness_manager):
+    """Reading the clock saves the devices' state only: the snapshot drive stays usable, and a
+    restored chip's clock is back at the moment it was saved, to the nanosecond."""
+    timed = on_icount(target)
+    pool = SnapshotPool(timed, harness_manager.image(timed), hand_out_halted=True)
+    try:
+        dut = pool.acquire()
+        saved = dut.clock.now()
+        dut.clock.sleep(200)                                  # 200 ms of chip time run on
+        assert dut.clock.now() >= saved + 200_000_000
+        dut.close()
+        for _ in range(2):
+            dut = pool.acquire()
+            assert dut.clock.now() == saved
+            dut.clock.sleep(50)
+            dut.close()
+        assert pool.stats["restored"] == 2 and pool.stats["booted"] == 1
     finally:
         pool.close()
 

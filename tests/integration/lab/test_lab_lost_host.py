@@ -68,15 +68,21 @@ def test_a_lost_host_errors_its_tests_and_the_rest_pass(tmp_path):
         text, _ = proc.communicate(timeout=patience.limit(600))
         assert proc.returncode == 1, text  # errors, not a crash of the run
         by_place: dict[str, list[tuple[str, str]]] = {}
+        bad: dict[str, list[str]] = {}  # place -> what did not pass there, and why
         for case in ET.parse(out / "junit.xml").iter("testcase"):
             props = {p.get("name"): p.get("value") for p in case.iter("property")}
             outcome = ("error" if case.find("error") is not None else
                        "failed" if case.find("failure") is not None else
                        "skipped" if case.find("skipped") is not None else "passed")
-            by_place.setdefault(props.get("lab_place", "?"), []).append(
-                (outcome, props.get("lab_lost", "")))
+            place = props.get("lab_place", "?")
+            by_place.setdefault(place, []).append((outcome, props.get("lab_lost", "")))
+            if outcome in ("error", "failed"):
+                said = case.find("error" if outcome == "error" else "failure")
+                why = (said.get("message") or "") if said is not None else ""
+                bad.setdefault(place, []).append(f"{case.get('name')}: {outcome}: {why[:300]}")
         for place in ("bench-1-1", "bench-1-2"):
-            assert {o for o, _ in by_place[place]} <= {"passed", "skipped"}, (place, killed)
+            assert {o for o, _ in by_place[place]} <= {"passed", "skipped"}, \
+                (place, bad.get(place), killed)
         lost = [(o, why) for place in ("bench-2-1", "bench-2-2") for o, why in by_place[place]
                 if o != "passed"]
         assert lost and {o for o, _ in lost} <= {"error", "failed"}, by_place
