@@ -17,12 +17,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +32,7 @@ from harness.config import TargetCatalog  # noqa: E402
 from harness.firmware import built_image  # noqa: E402
 from harness.settings import RunSettings  # noqa: E402
 from harness.testing.calls import run_to_call  # noqa: E402
+from harness.testing.load import cpu_hogs  # noqa: E402
 
 CHIPS = ("qsm-washer", "qsm-tv", "qsm-auto")
 
@@ -92,18 +91,6 @@ def suite_seconds(mode: str) -> float:
         sys.exit(f"the acceptance suite with --chip-time {mode} did not pass:\n"
                  f"{done.stdout[-3000:]}")
     return took
-
-
-@contextlib.contextmanager
-def cpu_hogs(n: int) -> Iterator[None]:
-    """``n`` processes that each keep a CPU busy, for the block."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(n)]
-    try:
-        yield
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
 
 
 def main() -> None:

@@ -21,11 +21,9 @@ The target is a ratio >= 70 % in both conditions.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from harness.backends.cocotb.blocks import load_blocks  # noqa: E402
 from harness.backends.cocotb.rtl import open_rtl  # noqa: E402
 from harness.backends.cocotb.runner import SimulatorThread, build  # noqa: E402
+from harness.testing.load import cpu_hogs  # noqa: E402
 
 KINDS = ("read_u32", "read_many", "write_u32")
 WRITTEN = {"qsm_pwm": "PWM.DUTY", "qsm_nec": "NEC.CLKDIV"}   # a plain read/write register
@@ -98,7 +97,7 @@ def measure(block, simulator: str, build_root: Path, tmp: Path, n: int, repeat: 
         c: {k: [] for k in KINDS} for c in conditions}
     for r in range(repeat):
         for cond in conditions:
-            with Hog() if cond == "hog" else contextlib.nullcontext():
+            with cpu_hogs(1 if cond == "hog" else 0):
                 b, offset = through_bridge(block, simulator, build_root,
                                            tmp / f"{cond}-bridge-{r}", n)
                 i = in_simulator(block, simulator, build_root, tmp / f"{cond}-inside-{r}", n,
@@ -111,19 +110,6 @@ def measure(block, simulator: str, build_root: Path, tmp: Path, n: int, repeat: 
 def _medians(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     inside, bridge, ratio = (statistics.median(column) for column in zip(*rows, strict=True))
     return inside, bridge, ratio
-
-
-class Hog:
-    """One process that keeps a CPU busy while the block runs."""
-
-    def __enter__(self) -> Hog:
-        self.proc = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
-        time.sleep(0.2)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.proc.kill()
-        self.proc.wait()
 
 
 def main() -> None:

@@ -5,4 +5,5 @@
   ``differences``.
 * :mod:`harness.testing.calls` — ``run_to_call(dut, function, n)``: the chip halted at the n-th
   call of a firmware function.
+* :mod:`harness.testing.load` — ``cpu_hogs(n)``: a block run with ``n`` CPUs kept busy.
 """

@@ -6,7 +6,8 @@ A restart of a few seconds delays the writes of the runs and loses none: every r
 row, every measurement a unit's JUnit XML says it took is in the database exactly once, and the
 verdicts are pass. A server that stays away longer than the wait (``--db-wait``, here 3 s) ends
 the run as an error naming the database (password masked) and the write it was doing, with
-every row written before it intact.
+every row written before it intact (the unit's suite waits for the server to be gone before its
+next measurement: with the chips on chip time a whole suite can end before a server stops).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from harness.station.station import Station
 from tests.integration.station.conftest import PgServer, _pg_bin
 
 SUITE = "tests/acceptance/washer/test_measurements.py"
+OUTAGE_SUITE = "tests/faults/outage_suite.py"  # its second test measures once the server is gone
 BENCH = ROOT / "targets/benches/emulated.yaml"
 OUTAGE = 4.0  # s the server is away in the restart test: several writes of every slot wait
 
@@ -56,8 +58,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _station(tmp_path: Path, url: str, slots: list[int], listener, **kw) -> Station:
-    product = load_product("qsm-washer", ROOT / "targets").model_copy(update={"suite": [SUITE]})
+def _station(tmp_path: Path, url: str, slots: list[int], listener, suite: str = SUITE,
+             **kw) -> Station:
+    product = load_product("qsm-washer", ROOT / "targets").model_copy(update={"suite": [suite]})
     return Station(product, slots, url, "db-fault", "tester", tmp_path / "results", BENCH,
                    listener=listener, **kw)
 
@@ -185,9 +188,17 @@ def test_a_database_down_past_the_wait_ends_the_run_as_an_error_naming_it(env, p
                                                                           monkeypatch):
     url = pg.create_db("down_for_good").replace(f"{pg.role}@", f"{pg.role}:s3cret@")
     monkeypatch.setenv("HARNESS_LEASE_DIR", str(tmp_path / "leases"))
-    fault = AfterFirstTest(pg.down)
+    flag = tmp_path / "server-down"
+    monkeypatch.setenv("HARNESS_OUTAGE_FLAG", str(flag))
+
+    def down() -> None:  # the unit's second test measures once this is written
+        pg.down()
+        flag.touch()
+
+    fault = AfterFirstTest(down)
     try:
-        summary = _station(tmp_path, url, [1], fault, db_wait=3.0).run(["W2644000911"])
+        summary = _station(tmp_path, url, [1], fault, suite=OUTAGE_SUITE,
+                           db_wait=3.0).run(["W2644000911"])
         fault.join()
     finally:
         if not (pg.data / "postmaster.pid").exists():
@@ -199,7 +210,8 @@ def test_a_database_down_past_the_wait_ends_the_run_as_an_error_naming_it(env, p
     assert ":***@" in shown
     assert f"record store {shown} (unreachable for 3 s): " in res.reason, res.reason
     assert "s3cret" not in res.reason
-    assert f"{SUITE}::test_" in res.reason  # the write it was doing, and of which test
+    # the write it was doing, and of which test
+    assert f"{OUTAGE_SUITE}::test_after_the_outage[qsm-washer]" in res.reason, res.reason
     assert fault.progress("store-wait")[0]["seconds"] == 3.0
 
     engine = create_engine(url)
@@ -212,11 +224,11 @@ def test_a_database_down_past_the_wait_ends_the_run_as_an_error_naming_it(env, p
             "SELECT s.id, s.nodeid, e.outcome FROM steps s LEFT JOIN step_ends e "
             "ON e.step_id = s.id ORDER BY s.id")).all()
         # what was written before the server went is intact: the first test, whole
-        assert steps[0].nodeid == f"{SUITE}::test_boot_to_ready_time[qsm-washer]"
+        assert steps[0].nodeid == f"{OUTAGE_SUITE}::test_before_the_outage[qsm-washer]"
         assert steps[0].outcome == "passed"
         taken = junit_measurements(res.directory / "junit.xml")
-        first = Counter({k: n for k, n in taken.items() if k[0] == "test_boot_to_ready_time"
-                         "[qsm-washer]"})
+        first = Counter({k: n for k, n in taken.items()
+                         if k[0] == "test_before_the_outage[qsm-washer]"})
         assert sum(first.values()) == 1
         recorded = db_measurements(conn, run.id)
         assert first <= recorded and recorded <= taken  # nothing invented, nothing doubled

@@ -6,7 +6,6 @@ These tests open their chips on chip time directly, whatever the run's --chip-ti
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import random
@@ -24,6 +23,7 @@ from harness.backends.qemu_pool import QemuPool
 from harness.backends.qemu_world import chip_timed
 from harness.errors import ConsoleTimeout
 from harness.testing.calls import run_to_call
+from harness.testing.load import cpu_hogs
 
 MS = 1_000_000  # ns
 
@@ -132,17 +132,6 @@ def test_a_reused_chips_clock_starts_again_at_power_on(washer):
 GPTM1_TAILR = 0x40031028  # a timer register the washer's firmware leaves alone
 
 
-@contextlib.contextmanager
-def _cpu_hogs(n: int):
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(n)]
-    try:
-        yield
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
-
-
 def test_device_writes_to_a_chip_halted_at_any_moment_all_complete(chip):
     """A device register is written by the core: a store planted in RAM and single-stepped.
     Halted while asleep in WFI on icount, the core must still wake for that step; QEMU's
@@ -150,7 +139,7 @@ def test_device_writes_to_a_chip_halted_at_any_moment_all_complete(chip):
     packet but ^C). The halt lands at random moments, with the host loaded, so that some land
     while the core sleeps."""
     rng = random.Random(13)
-    with _cpu_hogs(2):
+    with cpu_hogs(2):
         for n in range(1500):
             chip.execution.resume()
             time.sleep(rng.uniform(0, 0.002))
