@@ -55,8 +55,9 @@ def took(fn) -> float:
 def test_a_wait_on_a_running_chip_ends_when_the_chip_had_its_time():
     clock = FakeClock(per_read=1_000_000_000)  # a second of chip time between two readings
     signals = DutSignals(FakeDut(clock))
+    before = clock.reads
     signals.wait(5.0)
-    assert clock.reads == 6                   # the start, then five seconds: not the host's 5 s
+    assert clock.reads - before == 6          # the start, then five seconds: not the host's 5 s
 
 
 def test_a_wait_on_a_halted_chip_ends_after_the_hosts_time():
@@ -87,3 +88,15 @@ def test_settling_follows_the_time_it_is_given():
     assert s(1.0, t + 0.015) == pytest.approx(1 - 1 / 2.718281828, rel=1e-3)  # one tau
     assert s(1.0, t + 0.3) == pytest.approx(1.0, abs=1e-6)                    # settled
     assert s(0.0, t + 0.2) == pytest.approx(1.0, abs=1e-6)  # time never runs backwards
+
+
+def test_the_next_duts_bench_clock_goes_on_from_the_last_ones():
+    """One test's chip ran its bench clock far ahead of the host's; the next test's Dut does
+    not start behind it (a settling value would stand still until the host caught up)."""
+    ahead = FakeClock()
+    first = DutSignals(FakeDut(ahead))
+    first.bench_time()
+    ahead.ns += 30_000_000_000                  # 30 s of chip time
+    left_at = first.bench_time()
+    second = DutSignals(FakeDut(FakeClock()))
+    assert second.bench_time() >= left_at

@@ -96,7 +96,9 @@ class DutSignals:
         except Exception:
             self._ms_addr = None
         self.reads = 0
-        self._bench = (time.monotonic(), None, time.monotonic())  # (host s, chip ns, bench s)
+        # (host s, chip ns, bench s) at the last reading of the bench clock; it goes on from
+        # where the last Dut's left it: what settles on the board keeps one time line
+        self._bench = (time.monotonic(), self._chip_ns(), _Bench.latest(time.monotonic()))
 
     @property
     def name(self) -> str:
@@ -153,12 +155,15 @@ class DutSignals:
                                                       (want - (now - start)) / rate / 2)
         time.sleep(max(0.0, host_end - time.monotonic()))
 
+    def _chip_ns(self) -> int | None:
+        dut = self.dut
+        return self._read(dut.clock.now) if dut.alive and dut.has("clock") else None
+
     def bench_time(self) -> float:
         """The bench's clock (s), for what settles on the board: it moves by the host's time or
         the chip's since the last reading, whichever moved more (a halted chip's board still
         settles; a chip on chip time running 20x the wall settles 20x as fast)."""
-        dut = self.dut
-        chip = self._read(dut.clock.now) if dut.alive and dut.has("clock") else None
+        chip = self._chip_ns()
         with self._lock:
             host0, chip0, bench = self._bench
             host = time.monotonic()
@@ -166,7 +171,7 @@ class DutSignals:
             if chip is not None and chip0 is not None:
                 moved = max(moved, (chip - chip0) / 1e9)
             self._bench = (host, chip, bench + max(0.0, moved))
-            return self._bench[2]
+            return _Bench.latest(self._bench[2])
 
     def stimulus(self, field: str) -> int | None:
         return self._read(lambda: self.dut.symbols[f"stimulus.{field}"])
@@ -206,6 +211,21 @@ class DutSignals:
         addr, mask = FREQ_PIN
         v = self._read(lambda: self.dut.memory.read_u32(addr))
         return None if v is None else int(bool(v & mask))
+
+
+class _Bench:
+    """The latest bench time handed out in this process: a Dut's bench clock starts there, so
+    the instruments' settling never sees time run backwards from one test's Dut to the next."""
+
+    _lock = threading.Lock()
+    _latest = 0.0
+
+    @classmethod
+    def latest(cls, value: float) -> float:
+        """``value`` noted; the latest of all (``value`` itself unless another Dut's ran ahead)."""
+        with cls._lock:
+            cls._latest = max(cls._latest, value)
+            return cls._latest
 
 
 class Settling:
